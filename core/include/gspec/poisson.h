@@ -1,0 +1,92 @@
+/* Poisson unmixing kit: non-negative Poisson maximum likelihood (NNPU),
+ * the Poisson divergence and Fisher-information standard deviations.
+ *
+ * Model: y_i ~ Poisson(mu_i), mu = X a, a >= 0, X an n_channels x n_cols
+ * design (columns of a library, row-major with leading dimension ldx,
+ * column subset given by `cols`).  The estimator is the maximiser of the
+ * Poisson likelihood under non-negativity: the fixed point of the EM
+ * (multiplicative) updates of gammabench-spec.md section 3.2, reached here
+ * by a projected Newton method on the free set (quadratic convergence),
+ * using only the channels with y_i > 0 for the likelihood's data term.
+ *
+ * A workspace serves fits of up to max_cols columns on up to n_channels
+ * channels; it is not thread-safe (one per thread). */
+#ifndef GSPEC_POISSON_H
+#define GSPEC_POISSON_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gs_poisson_ws gs_poisson_ws;
+
+gs_poisson_ws *gs_poisson_ws_alloc (size_t n_channels, size_t max_cols);
+void gs_poisson_ws_free (gs_poisson_ws *w);
+
+/* Placement in caller memory (e.g. a method's per-thread workspace): a
+ * block of gs_poisson_ws_bytes(n, k) bytes holds a workspace that
+ * gs_poisson_ws_place lays out; nothing to free beyond the block. */
+size_t gs_poisson_ws_bytes (size_t n_channels, size_t max_cols);
+gs_poisson_ws *gs_poisson_ws_place (void *mem, size_t n_channels,
+                                    size_t max_cols);
+
+typedef struct gs_nnpu_opts
+{
+  int max_iter;       /* Newton iterations (default 200) */
+  double tol;         /* stop when the Newton decrement lambda^2 / 2 is
+                         below tol * (1 + |f|) (default 1e-15) */
+  const unsigned char *fixed; /* optional, per selected column: 1 keeps
+                                 the start value (spec: estimed_aMVP = 0
+                                 fixes column 0) */
+  int warm_start;     /* 1: a holds a start point (entries >= 0) */
+} gs_nnpu_opts;
+
+typedef struct gs_nnpu_info
+{
+  int iterations;
+  double loss;        /* divergence D of section 3.1 at the solution */
+  int converged;
+} gs_nnpu_info;
+
+void gs_nnpu_opts_init (gs_nnpu_opts *o);
+
+/* Fits a[n_cols] >= 0 for y[n_channels] with columns cols[0..n_cols) of X
+ * (row-major, leading dimension ldx).  `cols` may be NULL for 0..n_cols-1.
+ * y must be finite and >= 0.  Returns GS_OK, GS_EMAXITER (a holds the
+ * best point found, info->converged = 0), or an error for invalid input
+ * (GS_EBADDATA when a channel with counts has no signature support). */
+int gs_nnpu (gs_poisson_ws *w, const double *X, size_t ldx,
+             size_t n_channels, const size_t *cols, size_t n_cols,
+             const double *y, const gs_nnpu_opts *opts, double *a,
+             gs_nnpu_info *info);
+
+/* The reference EM / multiplicative updates of spec section 3.2, exactly:
+ * a <- a * X^T (y / X a) from a0 (ones/N when a0 is NULL), stopping when
+ * mean(|a_new - a| / (a + 1e-10)) <= tol or after niter_max iterations.
+ * Channels with X a = 0 and y = 0 contribute nothing.  Returns the number
+ * of iterations in *iters.  For fidelity and benchmarks. */
+int gs_nnpu_em (const double *X, size_t ldx, size_t n_channels,
+                const size_t *cols, size_t n_cols, const double *y,
+                const double *a0, int niter_max, double tol,
+                int keep_first, double *a, int *iters);
+
+/* Divergence of spec section 3.1:
+ * D = sum_i (Xa)_i - y_i log((Xa)_i + 1e-16) + y_i log(y_i + 1e-16) - y_i */
+double gs_poisson_divergence (const double *X, size_t ldx,
+                              size_t n_channels, const size_t *cols,
+                              size_t n_cols, const double *y,
+                              const double *a);
+
+/* Fisher standard deviations (spec section 3.3): over the columns with
+ * a_j > 0, F_jk = sum_i X_ij X_ik / (X a)_i, std = sqrt(diag(F^-1));
+ * std_j = 0 where a_j = 0.  GS_ESING when F is singular. */
+int gs_poisson_fisher_std (gs_poisson_ws *w, const double *X, size_t ldx,
+                           size_t n_channels, const size_t *cols,
+                           size_t n_cols, const double *a, double *std);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,567 @@
+/* gspec: the command-line host. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "experiment.h"
+#include "gspec/core.h"
+#include "gspec/library.h"
+#include "gspec/spectra.h"
+#include "run.h"
+#include "util.h"
+
+static const char *usage_main
+    = "usage: gspec [--version] [--help] <command> [<args>]\n"
+      "\n"
+      "gspec runs gamma-ray spectrum analysis methods (plugins) side by\n"
+      "side on shared libraries, datasets and metrics.\n"
+      "\n"
+      "commands:\n"
+      "  methods   list registered methods, or describe one\n"
+      "  analyze   run one method on spectra and write its predictions\n"
+      "  run       run an experiment config and write a report\n"
+      "\n"
+      "Run 'gspec <command> --help' for a command's options.\n"
+      "Plugins are searched in $GSPEC_PLUGIN_PATH (colon-separated), then\n"
+      "beside the executable (plugins/, ../lib/gspec/plugins/).\n";
+
+static const char *usage_methods
+    = "usage: gspec methods [--describe ID]\n"
+      "\n"
+      "Lists every registered method: id, kinds, summary and plugin.\n"
+      "  --describe ID   print the method's parameters with defaults,\n"
+      "                  ranges and help\n"
+      "  -h, --help      this help\n";
+
+static const char *usage_analyze
+    = "usage: gspec analyze --method ID [--param k=v]...\n"
+      "                     (--library LIB.yaml | --model FILE)\n"
+      "                     --input SPECTRA [--output FILE.csv|FILE.json]\n"
+      "                     [--threads N] [--quiet]\n"
+      "\n"
+      "Analyses every spectrum of SPECTRA (a labelled set NAME.counts.npy\n"
+      "+ NAME.meta.csv, or a one-count-per-line text file) with one method.\n"
+      "  --method ID      method id (see 'gspec methods')\n"
+      "  --param k=v      set a method parameter (repeatable)\n"
+      "  --library FILE   library YAML (e.g. configs/libraries/*.yaml)\n"
+      "  --model FILE     a model written by a trained method\n"
+      "  --input PATH     spectra to analyse\n"
+      "  --output FILE    .csv (default: stdout) or .json; CSV columns:\n"
+      "                   index,labels,count_<c>...,std_<c>...,extras\n"
+      "  --threads N      worker threads (default: one per CPU)\n"
+      "  --quiet          no progress bar\n"
+      "  -h, --help       this help\n";
+
+static const char *usage_run
+    = "usage: gspec run CONFIG.yaml [--set key.path=value]... [--out DIR]\n"
+      "                 [--threads N] [--quiet]\n"
+      "\n"
+      "Runs an experiment: library, datasets, methods, metrics. Writes\n"
+      "DIR/results.json, DIR/summary.md and DIR/predictions/<id>.csv and\n"
+      "prints the summary table.\n"
+      "  --set k=v     override a config value (e.g. --set seed=7,\n"
+      "                --set datasets.0.generate.n=100); repeatable\n"
+      "  --out DIR     output folder (default: outputs.dir of the config)\n"
+      "  --threads N   worker threads (default: config, else one per CPU)\n"
+      "  --quiet       no progress bar\n"
+      "  -h, --help    this help\n";
+
+static int
+is_help (const char *a)
+{
+  return strcmp (a, "-h") == 0 || strcmp (a, "--help") == 0;
+}
+
+/* Takes the value of option argv[*i] (as "--opt value" or "--opt=value").
+ * Returns NULL, with a message, when missing. */
+static const char *
+opt_value (int argc, char **argv, int *i, const char *name)
+{
+  size_t n = strlen (name);
+  if (strncmp (argv[*i], name, n) == 0 && argv[*i][n] == '=')
+    return argv[*i] + n + 1;
+  if (*i + 1 >= argc)
+    {
+      fprintf (stderr, "gspec: option %s needs a value\n", name);
+      return NULL;
+    }
+  return argv[++*i];
+}
+
+static int
+opt_is (const char *arg, const char *name)
+{
+  size_t n = strlen (name);
+  return strncmp (arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+static int
+fail (int rc)
+{
+  fprintf (stderr, "gspec: error: %s\n",
+           gs_last_error ()[0] ? gs_last_error () : gs_strerror (rc));
+  return rc == GS_ECONFIG || rc == GS_EINVAL ? 2 : 1;
+}
+
+static const char *
+kinds_str (uint32_t k, char *buf, size_t size)
+{
+  snprintf (buf, size, "%s%s%s%s", (k & GS_KIND_IDENTIFY) ? "I" : "-",
+            (k & GS_KIND_QUANTIFY) ? "Q" : "-",
+            (k & GS_KIND_VARIABILITY) ? "V" : "-",
+            (k & GS_KIND_PEAKS) ? "P" : "-");
+  return buf;
+}
+
+static int
+cmd_methods (int argc, char **argv)
+{
+  const char *describe = NULL;
+  gs_registry *reg;
+  size_t i;
+  int k;
+  for (k = 1; k < argc; k++)
+    {
+      if (is_help (argv[k]))
+        {
+          fputs (usage_methods, stdout);
+          return 0;
+        }
+      else if (opt_is (argv[k], "--describe"))
+        {
+          if (!(describe = opt_value (argc, argv, &k, "--describe")))
+            return 2;
+        }
+      else
+        {
+          fprintf (stderr, "gspec methods: unknown argument '%s'\n%s",
+                   argv[k], usage_methods);
+          return 2;
+        }
+    }
+  reg = gs_registry_alloc ();
+  if (!reg)
+    return fail (GS_ENOMEM);
+  gs_registry_load_default (reg);
+  if (describe)
+    {
+      for (i = 0; i < gs_registry_count (reg); i++)
+        {
+          const gs_method_type *t = gs_registry_method (reg, i);
+          const gs_plugin_info *pi = gs_registry_method_plugin (reg, i);
+          char kb[8];
+          size_t e, ne;
+          if (strcmp (t->id, describe) != 0)
+            continue;
+          printf ("%s\n  %s\n\n", t->id, t->summary);
+          printf ("  kinds:     %s (I identify, Q quantify, V variability, "
+                  "P peaks)\n",
+                  kinds_str (t->kinds, kb, sizeof kb));
+          printf ("  training:  %s\n", t->train ? "required" : "none");
+          printf ("  library:   %s\n", (t->flags & GS_METHOD_NEEDS_LIBRARY)
+                                           ? "required"
+                                           : "optional");
+          printf ("  plugin:    %s %s (%s), %s\n", pi->name, pi->version,
+                  pi->license ? pi->license : "?",
+                  gs_registry_method_path (reg, i));
+          ne = gs_method_n_extras (t);
+          if (ne)
+            {
+              printf ("  extras:   ");
+              for (e = 0; e < ne; e++)
+                printf (" %s", t->extras[e]);
+              printf ("\n");
+            }
+          printf ("\nparameters:\n");
+          gs_params_describe (t, stdout);
+          gs_registry_free (reg);
+          return 0;
+        }
+      gs_error (GS_ENOENT, "no method '%s' is registered; see 'gspec "
+                           "methods'",
+                describe);
+      gs_registry_free (reg);
+      return fail (GS_ENOENT);
+    }
+  printf ("%-24s %-5s %-28s %s\n", "id", "kinds", "plugin", "summary");
+  for (i = 0; i < gs_registry_count (reg); i++)
+    {
+      const gs_method_type *t = gs_registry_method (reg, i);
+      const gs_plugin_info *pi = gs_registry_method_plugin (reg, i);
+      char kb[8], pv[64];
+      snprintf (pv, sizeof pv, "%s %s", pi->name, pi->version);
+      printf ("%-24s %-5s %-28s %s\n", t->id,
+              kinds_str (t->kinds, kb, sizeof kb), pv, t->summary);
+    }
+  if (gs_registry_count (reg) == 0)
+    printf ("(no methods: no plugin found; set GSPEC_PLUGIN_PATH)\n");
+  gs_registry_free (reg);
+  return 0;
+}
+
+static int
+ends_with (const char *s, const char *suffix)
+{
+  size_t a = strlen (s), b = strlen (suffix);
+  return a >= b && strcmp (s + a - b, suffix) == 0;
+}
+
+static int
+cmd_analyze (int argc, char **argv)
+{
+  const char *method = NULL, *library = NULL, *model = NULL, *input = NULL,
+             *output = NULL;
+  const char **params = calloc ((size_t)argc, sizeof (char *));
+  size_t n_params = 0, i;
+  int k, threads = 0, quiet = 0, rc = GS_OK, exit_code = 0;
+  gs_registry *reg = NULL;
+  gs_library *lib = NULL;
+  gs_method *m = NULL;
+  gs_spectra *sp = NULL;
+  gs_spectra_ds sds;
+  gs_dataset ds;
+  gs_predictions *pred = NULL;
+  void *pblock = NULL;
+  const gs_method_type *t;
+  memset (&sds, 0, sizeof sds);
+  if (!params)
+    return fail (GS_ENOMEM);
+  for (k = 1; k < argc; k++)
+    {
+      const char *a = argv[k];
+      if (is_help (a))
+        {
+          fputs (usage_analyze, stdout);
+          free (params);
+          return 0;
+        }
+#define TAKE(name, var)                                                      \
+  else if (opt_is (a, name))                                                 \
+  {                                                                          \
+    if (!(var = opt_value (argc, argv, &k, name)))                           \
+      {                                                                      \
+        free (params);                                                       \
+        return 2;                                                            \
+      }                                                                      \
+  }
+      TAKE ("--method", method)
+      TAKE ("--library", library)
+      TAKE ("--model", model)
+      TAKE ("--input", input)
+      TAKE ("--output", output)
+#undef TAKE
+      else if (opt_is (a, "--param"))
+      {
+        const char *v = opt_value (argc, argv, &k, "--param");
+        if (!v)
+          {
+            free (params);
+            return 2;
+          }
+        params[n_params++] = v;
+      }
+      else if (opt_is (a, "--threads"))
+      {
+        const char *v = opt_value (argc, argv, &k, "--threads");
+        long t2;
+        if (!v || gs__parse_long (v, &t2) != GS_OK || t2 < 0 || t2 > 1024)
+          {
+            fprintf (stderr, "gspec analyze: --threads needs an integer "
+                             "in [0, 1024]\n");
+            free (params);
+            return 2;
+          }
+        threads = (int)t2;
+      }
+      else if (strcmp (a, "--quiet") == 0)
+        quiet = 1;
+      else
+      {
+        fprintf (stderr, "gspec analyze: unknown argument '%s'\n%s", a,
+                 usage_analyze);
+        free (params);
+        return 2;
+      }
+    }
+  if (!input || (!method && !model) || (!!library + !!model) != 1)
+    {
+      fprintf (stderr, "gspec analyze: need --input, and --method with "
+                       "--library, or --model\n%s",
+               usage_analyze);
+      free (params);
+      return 2;
+    }
+  gs_engine_progress_enable (!quiet);
+  reg = gs_registry_alloc ();
+  if (!reg)
+    {
+      rc = GS_ENOMEM;
+      goto out;
+    }
+  gs_registry_load_default (reg);
+  if (model)
+    {
+      if ((rc = gs_model_load (model, reg, &m, &lib)) != GS_OK)
+        goto out;
+      t = gs_method_type_of (m);
+      if (method && strcmp (method, t->id) != 0)
+        {
+          rc = gs_error (GS_EINVAL,
+                         "--method %s does not match the model's method %s",
+                         method, t->id);
+          goto out;
+        }
+      if (n_params)
+        {
+          rc = gs_error (GS_EINVAL, "--param cannot change a loaded model; "
+                                    "retrain with new parameters");
+          goto out;
+        }
+    }
+  else
+    {
+      gs_setup setup;
+      t = gs_registry_find (reg, method);
+      if (!t)
+        {
+          rc = gs_error (GS_ENOENT, "no method '%s' is registered; see "
+                                    "'gspec methods'",
+                         method);
+          goto out;
+        }
+      if (t->train)
+        {
+          rc = gs_error (GS_EINVAL,
+                         "method '%s' must be trained first; give --model "
+                         "FILE (written by 'gspec run' or 'gspec train')",
+                         t->id);
+          goto out;
+        }
+      if ((rc = gs_library_load_file (library, &lib)) != GS_OK)
+        goto out;
+      pblock = gs_params_alloc (t);
+      if (!pblock)
+        {
+          rc = GS_ENOMEM;
+          goto out;
+        }
+      for (i = 0; i < n_params; i++)
+        {
+          char *eq = strchr (params[i], '=');
+          char *name;
+          if (!eq)
+            {
+              rc = gs_error (GS_EINVAL, "--param '%s' must be name=value",
+                             params[i]);
+              goto out;
+            }
+          name = gs__strndup (params[i], (size_t)(eq - params[i]));
+          rc = gs_params_set (t, pblock, name, eq + 1, "--param");
+          free (name);
+          if (rc != GS_OK)
+            goto out;
+        }
+      memset (&setup, 0, sizeof setup);
+      setup.struct_size = (uint32_t)sizeof setup;
+      setup.library = gs_library_as_view (lib);
+      setup.target_fpr = 0.01;
+      if ((rc = gs_method_alloc (t, pblock, &setup, &m)) != GS_OK)
+        goto out;
+    }
+  if ((rc = gs_spectra_read (input, &sp)) != GS_OK)
+    goto out;
+  if (sp->n_channels != lib->n_channels)
+    {
+      rc = gs_error (GS_EBADLEN,
+                     "'%s' has %zu channels but the library has %zu; use a "
+                     "library on the spectra's grid",
+                     input, sp->n_channels, lib->n_channels);
+      goto out;
+    }
+  if ((rc = gs_spectra_ds_init (&sds, sp, lib)) != GS_OK)
+    {
+      /* Unknown labels only matter for metrics: analyse anyway. */
+      memset (&sds, 0, sizeof sds);
+      sds.s = sp;
+      sds.K = lib->n_components;
+      rc = GS_OK;
+    }
+  ds = gs_spectra_ds_dataset (&sds);
+  if ((rc = gs_engine_analyze (m, &ds, threads, "analyze", &pred)) != GS_OK)
+    goto out;
+  if (!output)
+    {
+      char tmpl[] = "/tmp/gspec-analyze-XXXXXX";
+      int fd = mkstemp (tmpl);
+      char *text = NULL;
+      if (fd < 0)
+        {
+          rc = gs_error (GS_EIO, "cannot create a temporary file");
+          goto out;
+        }
+      close (fd);
+      rc = gs_predictions_write_csv (pred, (const char *const *)lib->names,
+                                     t->extras, tmpl);
+      if (rc == GS_OK && gs__read_file (tmpl, &text, NULL) == GS_OK)
+        fputs (text, stdout);
+      free (text);
+      unlink (tmpl);
+    }
+  else if (ends_with (output, ".json"))
+    rc = gs_predictions_write_json (pred, (const char *const *)lib->names,
+                                    t->extras, output);
+  else if (ends_with (output, ".csv"))
+    rc = gs_predictions_write_csv (pred, (const char *const *)lib->names,
+                                   t->extras, output);
+  else
+    rc = gs_error (GS_EINVAL, "--output must end in .csv or .json: '%s'",
+                   output);
+  if (rc == GS_OK && pred->n_failed)
+    {
+      for (i = 0; i < pred->n && !pred->errors[i]; i++)
+        ;
+      fprintf (stderr,
+               "gspec analyze: %zu of %zu spectra failed (first, spectrum "
+               "%zu: %s)\n",
+               pred->n_failed, pred->n, i, i < pred->n ? pred->errors[i] : "");
+      exit_code = 1;
+    }
+out:
+  gs_predictions_free (pred);
+  gs_spectra_ds_fini (&sds);
+  gs_spectra_free (sp);
+  gs_method_free (m);
+  gs_params_free (pblock);
+  gs_library_free (lib);
+  gs_registry_free (reg);
+  free (params);
+  if (rc != GS_OK)
+    return fail (rc);
+  return exit_code;
+}
+
+static int
+cmd_run (int argc, char **argv)
+{
+  gs_run_opts o;
+  char **sets = calloc ((size_t)argc, sizeof (char *));
+  int k, rc;
+  memset (&o, 0, sizeof o);
+  o.threads = -1;
+  if (!sets)
+    return fail (GS_ENOMEM);
+  o.overrides = sets;
+  for (k = 1; k < argc; k++)
+    {
+      const char *a = argv[k];
+      if (is_help (a))
+        {
+          fputs (usage_run, stdout);
+          free (sets);
+          return 0;
+        }
+      else if (opt_is (a, "--set"))
+        {
+          const char *v = opt_value (argc, argv, &k, "--set");
+          if (!v)
+            {
+              free (sets);
+              return 2;
+            }
+          sets[o.n_overrides++] = (char *)v;
+        }
+      else if (opt_is (a, "--out"))
+        {
+          if (!(o.out_dir = opt_value (argc, argv, &k, "--out")))
+            {
+              free (sets);
+              return 2;
+            }
+        }
+      else if (opt_is (a, "--threads"))
+        {
+          const char *v = opt_value (argc, argv, &k, "--threads");
+          long t2;
+          if (!v || gs__parse_long (v, &t2) != GS_OK || t2 < 0 || t2 > 1024)
+            {
+              fprintf (stderr, "gspec run: --threads needs an integer in "
+                               "[0, 1024]\n");
+              free (sets);
+              return 2;
+            }
+          o.threads = (int)t2;
+        }
+      else if (strcmp (a, "--quiet") == 0)
+        o.quiet = 1;
+      else if (a[0] == '-')
+        {
+          fprintf (stderr, "gspec run: unknown option '%s'\n%s", a,
+                   usage_run);
+          free (sets);
+          return 2;
+        }
+      else if (!o.config)
+        o.config = a;
+      else
+        {
+          fprintf (stderr, "gspec run: one config only ('%s' is extra)\n%s",
+                   a, usage_run);
+          free (sets);
+          return 2;
+        }
+    }
+  if (!o.config)
+    {
+      fprintf (stderr, "gspec run: missing CONFIG.yaml\n%s", usage_run);
+      free (sets);
+      return 2;
+    }
+  gs_engine_progress_enable (!o.quiet);
+  rc = gs_run (&o);
+  free (sets);
+  return rc == GS_OK ? 0 : fail (rc);
+}
+
+/* A relative GSPEC_DATA is taken relative to the current directory, the
+ * way a user typing it means it, not to each config's folder. */
+static void
+absolutise_data_env (void)
+{
+  const char *d = getenv ("GSPEC_DATA");
+  char cwd[4096];
+  if (d && *d && d[0] != '/' && getcwd (cwd, sizeof cwd))
+    {
+      char *abs = gs__path_join (cwd, d);
+      if (abs)
+        setenv ("GSPEC_DATA", abs, 1);
+      free (abs);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  gs_core_init ();
+  absolutise_data_env ();
+  if (argc < 2 || is_help (argv[1]))
+    {
+      fputs (usage_main, argc < 2 ? stderr : stdout);
+      return argc < 2 ? 2 : 0;
+    }
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      printf ("gspec %s (plugin ABI %d.%d)\n", gs_version (), GS_ABI_MAJOR,
+              GS_ABI_MINOR);
+      return 0;
+    }
+  if (strcmp (argv[1], "methods") == 0)
+    return cmd_methods (argc - 1, argv + 1);
+  if (strcmp (argv[1], "analyze") == 0)
+    return cmd_analyze (argc - 1, argv + 1);
+  if (strcmp (argv[1], "run") == 0)
+    return cmd_run (argc - 1, argv + 1);
+  fprintf (stderr, "gspec: unknown command '%s'\n\n%s", argv[1], usage_main);
+  return 2;
+}

@@ -1,0 +1,81 @@
+/* The analysis engine: runs one method over many spectra on several
+ * threads, collects predictions and timings, writes them. */
+#ifndef GSPEC_ENGINE_H
+#define GSPEC_ENGINE_H
+
+#include <stddef.h>
+
+#include "gspec/core.h"
+#include "gspec/library.h"
+#include "gspec/spectra.h"
+
+typedef struct gs_predictions
+{
+  size_t n, K, n_extras;
+  int *present;     /* n x K */
+  double *score;    /* n x K */
+  double *counts;   /* n x K */
+  double *std;      /* n x K */
+  double *extras;   /* n x n_extras */
+  gs_peak **peaks;  /* n lists */
+  size_t *n_peaks;
+  double *seconds;  /* n analysis times */
+  int *status;      /* n statuses (GS_OK or the error) */
+  char **errors;    /* n messages (NULL when OK) */
+  size_t n_failed;
+} gs_predictions;
+
+void gs_predictions_free (gs_predictions *p);
+
+/* Analyses spectra 0..n-1 of `data` with m using `threads` threads
+ * (0: one per CPU).  Spectrum i always gets the same result whatever the
+ * thread count.  A spectrum that fails is recorded (status, message) and
+ * the others continue.  `label` names the stage for the progress bar. */
+int gs_engine_analyze (const gs_method *m, const gs_dataset *data,
+                       int threads, const char *label,
+                       gs_predictions **out);
+
+/* Writes predictions as CSV: index,labels then count_<c> and std_<c> for
+ * every component, then the extras, then peaks and error columns when
+ * present.  Atomic (temporary file then rename). */
+int gs_predictions_write_csv (const gs_predictions *p,
+                              const char *const *names,
+                              const char *const *extras, const char *path);
+/* The same as a JSON array of objects. */
+int gs_predictions_write_json (const gs_predictions *p,
+                               const char *const *names,
+                               const char *const *extras, const char *path);
+
+/* A dataset over read spectra; truth (when the set has counts_<name>
+ * columns or labels) is mapped onto the library's component names:
+ * counts columns give counts, labels give 1 for present components.
+ * has_truth reports whether any truth was found; unknown label names are
+ * an error naming the row. */
+typedef struct gs_spectra_ds
+{
+  const gs_spectra *s;
+  size_t K;
+  double *truth; /* n x K */
+  int has_truth;
+  int truth_is_counts;
+} gs_spectra_ds;
+
+int gs_spectra_ds_init (gs_spectra_ds *ds, const gs_spectra *s,
+                        const gs_library *lib);
+void gs_spectra_ds_fini (gs_spectra_ds *ds);
+gs_dataset gs_spectra_ds_dataset (gs_spectra_ds *ds);
+
+/* Number of online CPUs (at least 1). */
+int gs_engine_cpus (void);
+
+/* The progress hook (TTY bar on stderr); quiet disables it. */
+void gs_engine_progress_enable (int enable);
+
+/* Model files: a text header (format, method id, plugin version,
+ * parameters, the library) then the method's own payload. */
+int gs_model_save (const char *path, const gs_method *m,
+                   const gs_library *lib);
+int gs_model_load (const char *path, const gs_registry *reg,
+                   gs_method **m, gs_library **lib);
+
+#endif

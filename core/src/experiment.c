@@ -1,0 +1,566 @@
+#include "experiment.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gspec/status.h"
+#include "util.h"
+
+/* ---- Library files ---------------------------------------------------- */
+
+static const gs_yschema library_keys[] = {
+  { "source", GS_YS_ENUM, 1, 0, -1, "gammabench|embedded", NULL, NULL,
+    "where the signatures come from" },
+  { "description", GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL, "free text" },
+  { "nuclides", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
+                         "nuclide name" },
+    "nuclide columns, in order (background is column 0)" },
+  /* gammabench */
+  { "root", GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
+    "folder holding Simulation_steel_sphere/ (gammabench)" },
+  { "max_channels", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_INT, 0, 0, 1024, NULL, NULL, NULL,
+                         "max channel" },
+    "per-nuclide max channel (gammabench; 0 = no cut)" },
+  { "thickness_index", GS_YS_INT, 0, 0, 95, NULL, NULL, NULL,
+    "steel thickness index 0..95 (gammabench)" },
+  { "gain_shift_percent", GS_YS_INT, 0, -10, 10, NULL, NULL, NULL,
+    "gain shift in percent (gammabench drift files)" },
+  { "am241_rule", GS_YS_BOOL, 0, 0, -1, NULL, NULL, NULL,
+    "Am241 >= 4.4 mm uses the 4.0 mm signature (gammabench)" },
+  /* embedded */
+  { "channels", GS_YS_INT, 0, 1, 65536, NULL, NULL, NULL,
+    "number of channels (embedded)" },
+  { "offset_kev", GS_YS_REAL, 0, -1000, 100000, NULL, NULL, NULL,
+    "low edge of channel 0 in keV (embedded)" },
+  { "kev_per_channel", GS_YS_REAL, 0, 1e-3, 1000, NULL, NULL, NULL,
+    "channel width in keV (embedded)" },
+  { "fwhm_662", GS_YS_REAL, 0, 1e-3, 0.5, NULL, NULL, NULL,
+    "relative FWHM at 662 keV (embedded)" },
+  { "fwhm_exponent", GS_YS_REAL, 0, 0, 1, NULL, NULL, NULL,
+    "FWHM/E ~ E^-exponent (embedded)" },
+  { "steel_mm", GS_YS_REAL, 0, 0, 1000, NULL, NULL, NULL,
+    "steel shell thickness in mm (embedded)" },
+  { "gain_shift", GS_YS_REAL, 0, -0.5, 0.5, NULL, NULL, NULL,
+    "gain shift alpha, E -> E (1 - alpha) (embedded)" },
+  { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
+};
+
+static const gs_yschema library_schema
+    = { "library", GS_YS_MAP, 0, 0, -1, NULL, library_keys, NULL,
+        "a spectral library" };
+
+static const char **
+string_list (const gs_ynode *seq, size_t *n)
+{
+  const char **v;
+  size_t i;
+  *n = seq ? seq->n : 0;
+  v = calloc (*n ? *n : 1, sizeof *v);
+  if (!v)
+    return NULL;
+  for (i = 0; i < *n; i++)
+    v[i] = seq->items[i]->value;
+  return v;
+}
+
+static int
+resolve_path (const char *base_dir, const char *p, char **out)
+{
+  *out = (p[0] == '/' || !base_dir) ? gs__strdup (p)
+                                    : gs__path_join (base_dir, p);
+  return *out ? GS_OK : gs_error (GS_ENOMEM, "out of memory");
+}
+
+int
+gs_library_load_node (const gs_ynode *node, const char *base_dir,
+                      gs_library **out)
+{
+  const gs_ynode *src, *n;
+  char where[512];
+  int rc;
+  *out = NULL;
+  if (node->kind == GS_YNODE_SCALAR)
+    {
+      char *p;
+      rc = resolve_path (base_dir, node->value, &p);
+      if (rc != GS_OK)
+        return rc;
+      rc = gs_library_load_file (p, out);
+      if (rc != GS_OK)
+        {
+          gs_ynode_where (node, where, sizeof where);
+          gs_error_prefix (rc, "%s: library", where);
+        }
+      free (p);
+      return rc;
+    }
+  rc = gs_yaml_check (node, &library_schema, "library");
+  if (rc != GS_OK)
+    return rc;
+  src = gs_ynode_get (node, "source");
+  gs_ynode_where (node, where, sizeof where);
+  if (strcmp (src->value, "gammabench") == 0)
+    {
+      gs_gammabench_opts o;
+      size_t nn = 0, i;
+      const char **names = NULL;
+      size_t *maxc = NULL;
+      char *root = NULL;
+      long v;
+      n = gs_ynode_get (node, "root");
+      if (!n)
+        return gs_error (GS_ECONFIG,
+                         "%s: a gammabench library needs 'root' (e.g. "
+                         "${GSPEC_DATA}/gammabench)",
+                         where);
+      rc = resolve_path (base_dir, n->value, &root);
+      if (rc != GS_OK)
+        return rc;
+      gs_gammabench_opts_init (&o, root);
+      if ((n = gs_ynode_get (node, "nuclides")) != NULL)
+        {
+          names = string_list (n, &nn);
+          o.nuclides = names;
+          o.n_nuclides = nn;
+        }
+      if ((n = gs_ynode_get (node, "max_channels")) != NULL)
+        {
+          if (n->n != o.n_nuclides)
+            {
+              char w2[512];
+              gs_ynode_where (n, w2, sizeof w2);
+              free (names);
+              free (root);
+              return gs_error (GS_ECONFIG,
+                               "%s: 'max_channels' has %zu values but "
+                               "there are %zu nuclides",
+                               w2, n->n, o.n_nuclides);
+            }
+          maxc = calloc (n->n ? n->n : 1, sizeof *maxc);
+          for (i = 0; maxc && i < n->n; i++)
+            {
+              gs_ynode_as_long (n->items[i], "max_channels", 0, 1024, &v);
+              maxc[i] = (size_t)v;
+            }
+          o.max_channels = maxc;
+        }
+      if ((n = gs_ynode_get (node, "thickness_index")) != NULL)
+        {
+          gs_ynode_as_long (n, "thickness_index", 0, 95, &v);
+          o.thickness_index = (size_t)v;
+        }
+      if ((n = gs_ynode_get (node, "gain_shift_percent")) != NULL)
+        {
+          gs_ynode_as_long (n, "gain_shift_percent", -10, 10, &v);
+          o.gain_shift_percent = (int)v;
+        }
+      if ((n = gs_ynode_get (node, "am241_rule")) != NULL)
+        gs_ynode_as_bool (n, "am241_rule", &o.apply_am241_rule);
+      rc = gs_library_load_gammabench (&o, out);
+      if (rc != GS_OK)
+        gs_error_prefix (rc, "%s: gammabench library", where);
+      free (names);
+      free (maxc);
+      free (root);
+      return rc;
+    }
+  else
+    {
+      gs_embedded_opts o;
+      const char **names = NULL;
+      size_t nn = 0;
+      long v;
+      gs_embedded_opts_init (&o);
+      if ((n = gs_ynode_get (node, "nuclides")) != NULL)
+        {
+          names = string_list (n, &nn);
+          o.nuclides = names;
+          o.n_nuclides = nn;
+        }
+      if ((n = gs_ynode_get (node, "channels")) != NULL)
+        {
+          gs_ynode_as_long (n, "channels", 1, 65536, &v);
+          o.n_channels = (size_t)v;
+        }
+      if ((n = gs_ynode_get (node, "offset_kev")) != NULL)
+        gs_ynode_as_double (n, "offset_kev", -1000, 1e5, &o.offset_kev);
+      if ((n = gs_ynode_get (node, "kev_per_channel")) != NULL)
+        gs_ynode_as_double (n, "kev_per_channel", 1e-3, 1000,
+                            &o.kev_per_channel);
+      if ((n = gs_ynode_get (node, "fwhm_662")) != NULL)
+        gs_ynode_as_double (n, "fwhm_662", 1e-3, 0.5, &o.fwhm_662);
+      if ((n = gs_ynode_get (node, "fwhm_exponent")) != NULL)
+        gs_ynode_as_double (n, "fwhm_exponent", 0, 1, &o.fwhm_exponent);
+      if ((n = gs_ynode_get (node, "steel_mm")) != NULL)
+        gs_ynode_as_double (n, "steel_mm", 0, 1000, &o.steel_mm);
+      if ((n = gs_ynode_get (node, "gain_shift")) != NULL)
+        gs_ynode_as_double (n, "gain_shift", -0.5, 0.5, &o.gain_shift);
+      rc = gs_library_embedded (&o, out);
+      if (rc != GS_OK)
+        gs_error_prefix (rc, "%s: embedded library", where);
+      free (names);
+      return rc;
+    }
+}
+
+int
+gs_library_load_file (const char *path, gs_library **out)
+{
+  gs_ynode *root = NULL;
+  char *dir;
+  int rc;
+  *out = NULL;
+  if (access (path, R_OK) != 0)
+    return gs_error (GS_ENOENT,
+                     "library file '%s' does not exist or is not readable",
+                     path);
+  rc = gs_yaml_load_file (path, &root);
+  if (rc != GS_OK)
+    return rc;
+  dir = gs__path_dirname (path);
+  rc = gs_library_load_node (root, dir, out);
+  free (dir);
+  gs_ynode_free (root);
+  return rc;
+}
+
+/* ---- Experiment configs ----------------------------------------------- */
+
+static const gs_yschema generate_keys[] = {
+  { "n", GS_YS_INT, 1, 1, 1e8, NULL, NULL, NULL, "number of spectra" },
+  { "max_active", GS_YS_INT, 0, 0, 64, NULL, NULL, NULL,
+    "nuclides per spectrum: uniform 0..max_active (default 4)" },
+  { "counts_min", GS_YS_REAL, 0, 1, 1e12, NULL, NULL, NULL,
+    "lowest total counts (default 200)" },
+  { "counts_max", GS_YS_REAL, 0, 1, 1e12, NULL, NULL, NULL,
+    "highest total counts (default 1e5)" },
+  { "background_min", GS_YS_REAL, 0, 0, 1, NULL, NULL, NULL,
+    "lowest background weight (default 0.1)" },
+  { "background_max", GS_YS_REAL, 0, 0, 1, NULL, NULL, NULL,
+    "highest background weight (default 0.9)" },
+  { "seed", GS_YS_INT, 0, 0, 9.2e18, NULL, NULL, NULL,
+    "seed of this set (default: derived from the experiment seed)" },
+  { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
+};
+
+static const gs_yschema dataset_keys[] = {
+  { "name", GS_YS_STRING, 1, 0, -1, NULL, NULL, NULL, "dataset name" },
+  { "role", GS_YS_ENUM, 0, 0, -1, "test|train|valid", NULL, NULL,
+    "what the set is used for (default test)" },
+  { "generate", GS_YS_MAP, 0, 0, -1, NULL, generate_keys, NULL,
+    "synthetic mixtures drawn from the library" },
+  { "path", GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
+    "a labelled set (NAME.counts.npy + NAME.meta.csv) or a text file" },
+  { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
+};
+
+static const gs_yschema method_keys[] = {
+  { "id", GS_YS_STRING, 1, 0, -1, NULL, NULL, NULL,
+    "method id (see gspec methods)" },
+  { "params", GS_YS_ANY, 0, 0, -1, NULL, NULL, NULL,
+    "method parameters (see gspec methods --describe ID)" },
+  { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
+};
+
+static const gs_yschema outputs_keys[] = {
+  { "dir", GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
+    "output folder (default results/<name>)" },
+  { "predictions", GS_YS_BOOL, 0, 0, -1, NULL, NULL, NULL,
+    "write predictions/<method>.csv (default true)" },
+  { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
+};
+
+static const gs_yschema experiment_keys[] = {
+  { "name", GS_YS_STRING, 1, 0, -1, NULL, NULL, NULL, "experiment name" },
+  { "description", GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
+    "free text" },
+  { "seed", GS_YS_INT, 1, 0, 9.2e18, NULL, NULL, NULL,
+    "seed of every random draw" },
+  { "threads", GS_YS_INT, 0, 0, 1024, NULL, NULL, NULL,
+    "worker threads (0: one per CPU)" },
+  { "target_fpr", GS_YS_REAL, 0, 1e-6, 0.5, NULL, NULL, NULL,
+    "false-positive rate per spectrum that identifiers target" },
+  { "library", GS_YS_SCALAR_OR_MAP, 1, 0, -1, NULL, library_keys, NULL,
+    "library file or inline library" },
+  { "datasets", GS_YS_SEQ, 1, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_MAP, 0, 0, -1, NULL, dataset_keys,
+                         NULL, "dataset" },
+    "datasets" },
+  { "methods", GS_YS_ANY, 1, 0, -1, NULL, NULL, NULL,
+    "a list of {id, params}, or 'all-untrained'" },
+  { "outputs", GS_YS_MAP, 0, 0, -1, NULL, outputs_keys, NULL, "outputs" },
+  { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
+};
+
+static const gs_yschema experiment_schema
+    = { "experiment", GS_YS_MAP, 0, 0, -1, NULL, experiment_keys, NULL,
+        "an experiment config" };
+
+static const gs_yschema method_schema
+    = { "method", GS_YS_MAP, 0, 0, -1, NULL, method_keys, NULL,
+        "a method entry" };
+
+static void
+fnv1a (unsigned long long *h, const char *s, size_t n)
+{
+  size_t i;
+  for (i = 0; i < n; i++)
+    {
+      *h ^= (unsigned char)s[i];
+      *h *= 1099511628211ULL;
+    }
+}
+
+void
+gs_experiment_free (gs_experiment *e)
+{
+  size_t i;
+  if (!e)
+    return;
+  for (i = 0; i < e->n_datasets; i++)
+    free (e->datasets[i].path);
+  free (e->datasets);
+  free (e->methods);
+  for (i = 0; i < e->n_overrides; i++)
+    free (e->overrides[i]);
+  free (e->overrides);
+  gs_ynode_free (e->root);
+  free (e->text);
+  free (e->path);
+  free (e->dir);
+  free (e->out_dir);
+  free (e);
+}
+
+int
+gs_experiment_load (const char *path, char *const *overrides,
+                    size_t n_overrides, gs_experiment **out)
+{
+  gs_experiment *e;
+  const gs_ynode *n, *m;
+  unsigned long long h = 1469598103934665603ULL;
+  size_t i;
+  long v;
+  int rc;
+  *out = NULL;
+  if (access (path, R_OK) != 0)
+    return gs_error (GS_ENOENT,
+                     "config file '%s' does not exist or is not readable",
+                     path);
+  e = calloc (1, sizeof *e);
+  if (!e)
+    return gs_error (GS_ENOMEM, "out of memory");
+  e->path = gs__strdup (path);
+  e->dir = gs__path_dirname (path);
+  rc = gs__read_file (path, &e->text, NULL);
+  if (rc != GS_OK)
+    goto fail;
+  rc = gs_yaml_load_file (path, &e->root);
+  if (rc != GS_OK)
+    goto fail;
+  e->overrides = calloc (n_overrides ? n_overrides : 1, sizeof (char *));
+  if (!e->overrides)
+    {
+      rc = gs_error (GS_ENOMEM, "out of memory");
+      goto fail;
+    }
+  fnv1a (&h, e->text, strlen (e->text));
+  for (i = 0; i < n_overrides; i++)
+    {
+      rc = gs_yaml_apply_set (e->root, overrides[i]);
+      if (rc != GS_OK)
+        goto fail;
+      e->overrides[i] = gs__strdup (overrides[i]);
+      e->n_overrides++;
+      fnv1a (&h, "\n--set ", 7);
+      fnv1a (&h, overrides[i], strlen (overrides[i]));
+    }
+  snprintf (e->hash, sizeof e->hash, "%016llx", h);
+  rc = gs_yaml_check (e->root, &experiment_schema, "experiment");
+  if (rc != GS_OK)
+    goto fail;
+
+  e->name = gs_ynode_get (e->root, "name")->value;
+  gs_ynode_as_long (gs_ynode_get (e->root, "seed"), "seed", 0, LONG_MAX,
+                    &v);
+  e->seed = (uint64_t)v;
+  e->threads = 0;
+  if ((n = gs_ynode_get (e->root, "threads")) != NULL)
+    {
+      gs_ynode_as_long (n, "threads", 0, 1024, &v);
+      e->threads = (int)v;
+    }
+  e->target_fpr = 0.01;
+  if ((n = gs_ynode_get (e->root, "target_fpr")) != NULL)
+    gs_ynode_as_double (n, "target_fpr", 1e-6, 0.5, &e->target_fpr);
+  e->library = gs_ynode_get (e->root, "library");
+
+  n = gs_ynode_get (e->root, "datasets");
+  if (n->n == 0)
+    {
+      char w[512];
+      gs_ynode_where (n, w, sizeof w);
+      rc = gs_error (GS_ECONFIG, "%s: 'datasets' is empty; give at least "
+                                 "one dataset",
+                     w);
+      goto fail;
+    }
+  e->datasets = calloc (n->n, sizeof *e->datasets);
+  if (!e->datasets)
+    {
+      rc = gs_error (GS_ENOMEM, "out of memory");
+      goto fail;
+    }
+  for (i = 0; i < n->n; i++)
+    {
+      const gs_ynode *d = n->items[i], *g, *p, *r;
+      gs_exp_dataset *ds = &e->datasets[e->n_datasets];
+      char w[512];
+      size_t j;
+      gs_ynode_where (d, w, sizeof w);
+      ds->name = gs_ynode_get (d, "name")->value;
+      for (j = 0; j < e->n_datasets; j++)
+        if (strcmp (e->datasets[j].name, ds->name) == 0)
+          {
+            rc = gs_error (GS_ECONFIG,
+                           "%s: dataset name '%s' is used twice; names "
+                           "must be unique",
+                           w, ds->name);
+            goto fail;
+          }
+      r = gs_ynode_get (d, "role");
+      ds->role = !r                              ? GS_ROLE_TEST
+                 : strcmp (r->value, "train") == 0 ? GS_ROLE_TRAIN
+                 : strcmp (r->value, "valid") == 0 ? GS_ROLE_VALID
+                                                   : GS_ROLE_TEST;
+      g = gs_ynode_get (d, "generate");
+      p = gs_ynode_get (d, "path");
+      if ((g != NULL) == (p != NULL))
+        {
+          rc = gs_error (GS_ECONFIG,
+                         "%s: dataset '%s' needs exactly one of "
+                         "'generate' or 'path'",
+                         w, ds->name);
+          goto fail;
+        }
+      e->n_datasets++;
+      if (g)
+        {
+          const gs_ynode *x;
+          ds->generated = 1;
+          gs_synth_opts_init (&ds->gen);
+          gs_ynode_as_long (gs_ynode_get (g, "n"), "n", 1, 100000000L, &v);
+          ds->gen.n_spectra = (size_t)v;
+          if ((x = gs_ynode_get (g, "max_active")) != NULL)
+            {
+              gs_ynode_as_long (x, "max_active", 0, 64, &v);
+              ds->gen.max_active = (int)v;
+            }
+          if ((x = gs_ynode_get (g, "counts_min")) != NULL)
+            gs_ynode_as_double (x, "counts_min", 1, 1e12,
+                                &ds->gen.counts_min);
+          if ((x = gs_ynode_get (g, "counts_max")) != NULL)
+            gs_ynode_as_double (x, "counts_max", 1, 1e12,
+                                &ds->gen.counts_max);
+          if ((x = gs_ynode_get (g, "background_min")) != NULL)
+            gs_ynode_as_double (x, "background_min", 0, 1,
+                                &ds->gen.background_min);
+          if ((x = gs_ynode_get (g, "background_max")) != NULL)
+            gs_ynode_as_double (x, "background_max", 0, 1,
+                                &ds->gen.background_max);
+          if ((x = gs_ynode_get (g, "seed")) != NULL)
+            {
+              gs_ynode_as_long (x, "seed", 0, LONG_MAX, &v);
+              ds->gen.seed = (uint64_t)v;
+            }
+          else
+            ds->gen.seed = gs__mix64 (e->seed ^ (0x1000ULL + i));
+        }
+      else
+        {
+          rc = resolve_path (e->dir, p->value, &ds->path);
+          if (rc != GS_OK)
+            goto fail;
+        }
+    }
+
+  n = gs_ynode_get (e->root, "methods");
+  if (n->kind == GS_YNODE_SCALAR)
+    {
+      if (strcmp (n->value, "all-untrained") != 0)
+        {
+          char w[512];
+          gs_ynode_where (n, w, sizeof w);
+          rc = gs_error (GS_ECONFIG,
+                         "%s: 'methods' must be a list of {id, params} or "
+                         "the word all-untrained, got '%s'",
+                         w, n->value);
+          goto fail;
+        }
+      e->all_untrained = 1;
+    }
+  else if (n->kind == GS_YNODE_SEQUENCE)
+    {
+      e->methods = calloc (n->n ? n->n : 1, sizeof *e->methods);
+      if (!e->methods)
+        {
+          rc = gs_error (GS_ENOMEM, "out of memory");
+          goto fail;
+        }
+      for (i = 0; i < n->n; i++)
+        {
+          char where[64];
+          m = n->items[i];
+          snprintf (where, sizeof where, "methods[%zu]", i);
+          rc = gs_yaml_check (m, &method_schema, where);
+          if (rc != GS_OK)
+            goto fail;
+          e->methods[i].id = gs_ynode_get (m, "id")->value;
+          e->methods[i].params = gs_ynode_get (m, "params");
+          e->methods[i].node = m;
+          if (e->methods[i].params
+              && e->methods[i].params->kind != GS_YNODE_MAPPING)
+            {
+              char w[512];
+              gs_ynode_where (e->methods[i].params, w, sizeof w);
+              rc = gs_error (GS_ECONFIG,
+                             "%s: 'params' of method '%s' must be a "
+                             "mapping of name: value",
+                             w, e->methods[i].id);
+              goto fail;
+            }
+          e->n_methods++;
+        }
+    }
+  else
+    {
+      char w[512];
+      gs_ynode_where (n, w, sizeof w);
+      rc = gs_error (GS_ECONFIG,
+                     "%s: 'methods' must be a list of {id, params} or the "
+                     "word all-untrained",
+                     w);
+      goto fail;
+    }
+
+  e->write_predictions = 1;
+  if ((n = gs_ynode_get (e->root, "outputs")) != NULL)
+    {
+      const gs_ynode *x;
+      if ((x = gs_ynode_get (n, "dir")) != NULL)
+        e->out_dir = gs__strdup (x->value);
+      if ((x = gs_ynode_get (n, "predictions")) != NULL)
+        gs_ynode_as_bool (x, "predictions", &e->write_predictions);
+    }
+  if (!e->out_dir)
+    e->out_dir = gs__asprintf ("results/%s", e->name);
+  *out = e;
+  return GS_OK;
+fail:
+  gs_experiment_free (e);
+  return rc;
+}

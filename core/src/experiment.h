@@ -1,0 +1,72 @@
+/* Experiment configs and library files (YAML), parsed and checked. */
+#ifndef GSPEC_EXPERIMENT_H
+#define GSPEC_EXPERIMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gspec/library.h"
+#include "gspec/synth.h"
+#include "yamltree.h"
+
+typedef enum gs_exp_role
+{
+  GS_ROLE_TEST = 0,
+  GS_ROLE_TRAIN = 1,
+  GS_ROLE_VALID = 2
+} gs_exp_role;
+
+typedef struct gs_exp_dataset
+{
+  const char *name;      /* owned by the tree */
+  gs_exp_role role;
+  int generated;         /* 1: synthetic (gen), 0: read from path */
+  gs_synth_opts gen;
+  char *path;            /* resolved path, owned */
+} gs_exp_dataset;
+
+typedef struct gs_exp_method
+{
+  const char *id;           /* owned by the tree */
+  const gs_ynode *params;   /* mapping or NULL */
+  const gs_ynode *node;     /* for positions in messages */
+} gs_exp_method;
+
+typedef struct gs_experiment
+{
+  char *path;           /* the config file */
+  char *dir;            /* its directory (relative paths resolve here) */
+  gs_ynode *root;       /* the tree after --set overrides */
+  char *text;           /* the file's text (echoed in results.json) */
+  char **overrides;     /* the --set assignments */
+  size_t n_overrides;
+  char hash[17];        /* FNV-1a 64 of text + overrides, hex */
+  const char *name;
+  uint64_t seed;
+  int threads;          /* 0: one per online CPU */
+  double target_fpr;
+  const gs_ynode *library; /* scalar path or mapping */
+  gs_exp_dataset *datasets;
+  size_t n_datasets;
+  gs_exp_method *methods;
+  size_t n_methods;
+  int all_untrained;    /* methods: all-untrained */
+  char *out_dir;        /* resolved against the current directory */
+  int write_predictions;
+} gs_experiment;
+
+/* Loads, applies the overrides in order, checks the schema and resolves
+ * paths.  Errors say file:line:column and the key. */
+int gs_experiment_load (const char *path, char *const *overrides,
+                        size_t n_overrides, gs_experiment **out);
+void gs_experiment_free (gs_experiment *e);
+
+/* Loads a library from a library YAML file. */
+int gs_library_load_file (const char *path, gs_library **out);
+
+/* Loads a library from a parsed node: a scalar (a path, resolved against
+ * base_dir) or a mapping with the library schema. */
+int gs_library_load_node (const gs_ynode *node, const char *base_dir,
+                          gs_library **out);
+
+#endif

@@ -1,0 +1,38 @@
+/* Helpers shared by the test files. */
+#ifndef GSPEC_TEST_UTIL_H
+#define GSPEC_TEST_UTIL_H
+
+#include <CUnit/CUnit.h>
+#include <stddef.h>
+
+/* The shared data folder ($GSPEC_DATA, else ../shared/data beside the
+ * source tree), or NULL when absent: the caller then skips, and this
+ * prints "SKIP <test>: <reason>" once per call. */
+const char *gs_test_data_dir (const char *test_name);
+
+/* A fresh empty temporary directory (malloc'd path), removed by
+ * gs_test_rmtree. */
+char *gs_test_tmpdir (void);
+void gs_test_rmtree (const char *path);
+
+/* Writes `text` to dir/name; returns the malloc'd full path. */
+char *gs_test_write (const char *dir, const char *name, const char *text);
+
+/* Relative difference |a-b| / max(|b|, tiny). */
+double gs_test_reldiff (double a, double b);
+
+/* Asserts that `haystack` contains `needle`, printing both on failure. */
+#define GS_ASSERT_CONTAINS(haystack, needle)                                 \
+  do                                                                         \
+    {                                                                        \
+      const char *h__ = (haystack);                                          \
+      const char *n__ = (needle);                                            \
+      int ok__ = h__ && n__ && strstr (h__, n__) != NULL;                    \
+      if (!ok__)                                                             \
+        fprintf (stderr, "\n  expected \"%s\" in \"%s\"\n", n__ ? n__ : "",  \
+                 h__ ? h__ : "(null)");                                      \
+      CU_ASSERT (ok__);                                                      \
+    }                                                                        \
+  while (0)
+
+#endif
