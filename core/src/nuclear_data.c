@@ -14,7 +14,7 @@
  * positron emitters (Na22, Co58) is listed at 511 keV with twice the
  * positron branching, as if every positron annihilated in the source.
  *
- * Attenuation.  NaI and iron mass attenuation coefficients are the NIST
+ * Attenuation.  NaI, iron and aluminium mass attenuation coefficients are the NIST
  * "X-Ray Mass Attenuation Coefficients" tables (J. H. Hubbell and
  * S. M. Seltzer, NIST Standard Reference Database 126), total with coherent
  * scattering.  The NaI column is the mixture rule on the elemental Na and
@@ -286,6 +286,17 @@ static const mu_point fe_total[] = {
   { 4000, 0.03312 },
 };
 
+static const mu_point al_total[] = {
+  { 10, 26.23 },      { 15, 7.955 },     { 20, 3.441 },
+  { 30, 1.128 },      { 40, 0.5685 },    { 50, 0.3681 },
+  { 60, 0.2778 },     { 80, 0.2018 },    { 100, 0.1704 },
+  { 150, 0.1378 },    { 200, 0.1223 },   { 300, 0.1042 },
+  { 400, 0.09276 },   { 500, 0.08445 },  { 600, 0.07802 },
+  { 800, 0.06841 },   { 1000, 0.06146 }, { 1250, 0.05496 },
+  { 1500, 0.05006 },  { 2000, 0.04324 }, { 3000, 0.03541 },
+  { 4000, 0.03106 },
+};
+
 /* Log-log interpolation in a table with increasing energies; a repeated
  * energy marks an absorption edge, where the upper value applies. */
 static double
@@ -313,6 +324,12 @@ double
 gs__fe_mu_total (double e_kev)
 {
   return interp_loglog (fe_total, N_ (fe_total), e_kev);
+}
+
+double
+gs__al_mu_total (double e_kev)
+{
+  return interp_loglog (al_total, N_ (al_total), e_kev);
 }
 
 double

@@ -1,6 +1,6 @@
 /* Nuclear and atomic data for the embedded detector model: gamma and X-ray
  * emission lines per nuclide, the natural-background composition, and
- * photon mass attenuation coefficients of NaI and iron.  Private to the
+ * photon mass attenuation coefficients of NaI, iron and aluminium.  Private to the
  * core; everything here is static, read-only data. */
 #ifndef GSPEC_NUCLEAR_DATA_H
 #define GSPEC_NUCLEAR_DATA_H
@@ -50,5 +50,6 @@ const gs__background_member *gs__background_members (size_t *n);
 double gs__nai_mu_total (double e_kev);
 double gs__nai_mu_pair (double e_kev);
 double gs__fe_mu_total (double e_kev);
+double gs__al_mu_total (double e_kev);
 
 #endif
