@@ -271,6 +271,9 @@ static const gs_yschema outputs_keys[] = {
     "output folder (default results/<name>)" },
   { "predictions", GS_YS_BOOL, 0, 0, -1, NULL, NULL, NULL,
     "write predictions/<method>.csv (default true)" },
+  { "spectra", GS_YS_BOOL, 0, 0, -1, NULL, NULL, NULL,
+    "write every dataset as a labelled set spectra/<name>.counts.npy + "
+    ".meta.csv (default false)" },
   { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
 };
 
@@ -555,6 +558,8 @@ gs_experiment_load (const char *path, char *const *overrides,
         e->out_dir = gs__strdup (x->value);
       if ((x = gs_ynode_get (n, "predictions")) != NULL)
         gs_ynode_as_bool (x, "predictions", &e->write_predictions);
+      if ((x = gs_ynode_get (n, "spectra")) != NULL)
+        gs_ynode_as_bool (x, "spectra", &e->write_spectra);
     }
   if (!e->out_dir)
     e->out_dir = gs__asprintf ("results/%s", e->name);

@@ -53,6 +53,7 @@ typedef struct gs_experiment
   int all_untrained;    /* methods: all-untrained */
   char *out_dir;        /* resolved against the current directory */
   int write_predictions;
+  int write_spectra;    /* outputs.spectra: datasets as labelled sets */
 } gs_experiment;
 
 /* Loads, applies the overrides in order, checks the schema and resolves

@@ -102,6 +102,52 @@ load_data (const gs_experiment *e, const gs_library *lib, size_t i,
   return GS_OK;
 }
 
+/* Writes a dataset as a labelled set: counts, labels of the present
+ * components and counts_<name> truth columns. */
+static int
+write_dataset (const gs_library *lib, const run_data *d, const char *dir)
+{
+  size_t n = d->ds.n_spectra, K = lib->n_components, i, j;
+  gs_spectra *s = gs_spectra_alloc (n, lib->n_channels);
+  char *prefix = NULL;
+  int rc = GS_OK;
+  if (!s)
+    return gs_error (GS_ENOMEM, "out of memory writing dataset '%s'",
+                     d->cfg->name);
+  s->labels = calloc (n, sizeof (char *));
+  s->truth_names = calloc (K, sizeof (char *));
+  s->truth = calloc (n * K, sizeof (double));
+  if (!s->labels || !s->truth_names || !s->truth)
+    {
+      gs_spectra_free (s);
+      return gs_error (GS_ENOMEM, "out of memory");
+    }
+  s->n_truth = K;
+  for (j = 0; j < K; j++)
+    s->truth_names[j] = gs__strdup (lib->names[j]);
+  for (i = 0; i < n && rc == GS_OK; i++)
+    {
+      gs__buf lab;
+      rc = d->ds.spectrum (d->ds.ctx, i, s->counts + i * lib->n_channels);
+      if (rc == GS_OK && d->has_truth)
+        rc = d->ds.truth (d->ds.ctx, i, s->truth + i * K);
+      gs__buf_init (&lab);
+      gs__buf_puts (&lab, "");
+      for (j = 0; j < K; j++)
+        if (s->truth[i * K + j] > 0)
+          gs__buf_printf (&lab, "%s%s", lab.len ? "+" : "", lib->names[j]);
+      s->labels[i] = lab.data;
+    }
+  if (rc == GS_OK)
+    {
+      prefix = gs__path_join (dir, d->cfg->name);
+      rc = prefix ? gs_spectra_write_labelled (s, prefix) : GS_ENOMEM;
+    }
+  free (prefix);
+  gs_spectra_free (s);
+  return rc;
+}
+
 static void
 free_data (run_data *d)
 {
@@ -526,6 +572,17 @@ gs_run (const gs_run_opts *o)
   pred_dir = gs__path_join (out_dir, "predictions");
   if (e->write_predictions && (rc = gs__mkdirs (pred_dir)) != GS_OK)
     goto done;
+
+  if (e->write_spectra)
+    {
+      char *sdir = gs__path_join (out_dir, "spectra");
+      rc = sdir ? gs__mkdirs (sdir) : GS_ENOMEM;
+      for (i = 0; rc == GS_OK && i < e->n_datasets; i++)
+        rc = write_dataset (lib, &data[i], sdir);
+      free (sdir);
+      if (rc != GS_OK)
+        goto done;
+    }
 
   for (i = 0; i < n_methods; i++)
     {
