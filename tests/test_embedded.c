@@ -8,6 +8,7 @@
 
 #include "gspec/library.h"
 #include "gspec/status.h"
+#include "nuclear_data.h"
 #include "test_util.h"
 
 void gs_test_register_embedded (void);
@@ -82,15 +83,15 @@ measured_fwhm (const gs_library *lib, size_t j, size_t kp)
     k--;
   a = val (lib, k, j);
   b = val (lib, k + 1, j);
-  left = centre (lib, k) + (half - a) / (b - a) * (centre (lib, k + 1)
-                                                    - centre (lib, k));
+  left = centre (lib, k)
+         + (half - a) / (b - a) * (centre (lib, k + 1) - centre (lib, k));
   k = kp;
   while (k + 1 < lib->n_channels && val (lib, k, j) > half)
     k++;
   a = val (lib, k - 1, j);
   b = val (lib, k, j);
-  right = centre (lib, k - 1) + (a - half) / (a - b) * (centre (lib, k)
-                                                         - centre (lib, k - 1));
+  right = centre (lib, k - 1)
+          + (a - half) / (a - b) * (centre (lib, k) - centre (lib, k - 1));
   return right - left;
 }
 
@@ -136,10 +137,9 @@ nist_fe (double e, double e1, double mu1, double e2, double mu2)
 static void
 test_defaults (void)
 {
-  static const char *const expect[] = { "background", "Co60", "Ba133",
-                                        "Co57",       "Cs137", "Eu152",
-                                        "Am241",      "I123", "I131",
-                                        "Tc99m" };
+  static const char *const expect[]
+      = { "background", "Co60",  "Ba133", "Co57", "Cs137",
+          "Eu152",      "Am241", "I123",  "I131", "Tc99m" };
   gs_embedded_opts o;
   gs_library *lib;
   size_t j, k;
@@ -198,9 +198,9 @@ static void
 test_known_nuclides (void)
 {
   static const char *const needed[] = {
-    "Co60", "Ba133", "Co57", "Cs137", "Eu152", "Am241", "I123", "I131",
-    "Tc99m", "Cs134", "Y88", "Bi207", "Ga67", "Na22", "Co58", "K40",
-    "U238", "Th232",
+    "Co60", "Ba133", "Co57",  "Cs137", "Eu152", "Am241",
+    "I123", "I131",  "Tc99m", "Cs134", "Y88",   "Bi207",
+    "Ga67", "Na22",  "Co58",  "K40",   "U238",  "Th232",
   };
   const char *const *names = gs_embedded_nuclides ();
   size_t n = 0, i, j;
@@ -227,6 +227,62 @@ test_known_nuclides (void)
   gs_library_free (lib);
 }
 
+/* A line of nuclide `name` at energy e (within 0.01 keV); its intensity in
+ * %, or -1. */
+static double
+line_pct (const char *name, double e)
+{
+  const gs__nuclide *nuc = gs__nuclide_find (name);
+  size_t i;
+  if (!nuc)
+    return -1;
+  for (i = 0; i < nuc->n_lines; i++)
+    if (fabs (nuc->lines[i].energy_kev - e) < 0.01)
+      return nuc->lines[i].intensity_pct;
+  return -1;
+}
+
+static void
+test_line_data (void)
+{
+  size_t i, l, n = 0;
+  while (gs__nuclide_names[n])
+    n++;
+  CU_ASSERT_EQUAL (n, gs__nuclide_count ());
+  for (i = 0; i < gs__nuclide_count (); i++)
+    {
+      const gs__nuclide *nuc = gs__nuclide_at (i);
+      int ok = nuc->n_lines > 0;
+      CU_ASSERT_STRING_EQUAL (nuc->name, gs__nuclide_names[i]);
+      CU_ASSERT_PTR_EQUAL (gs__nuclide_find (nuc->name), nuc);
+      for (l = 0; l < nuc->n_lines; l++)
+        ok &= nuc->lines[l].energy_kev >= 25 && nuc->lines[l].energy_kev < 3000
+              && nuc->lines[l].intensity_pct > 0
+              && nuc->lines[l].intensity_pct <= 200;
+      CU_ASSERT (ok);
+    }
+  /* Golden values (ENSDF / DDEP). */
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("Cs137", 661.657), 85.10, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("Co60", 1173.228), 99.85, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("Co60", 1332.492), 99.98, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("Am241", 59.541), 35.92, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("Ba133", 356.013), 62.05, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("Co57", 122.061), 85.60, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("Eu152", 1408.013), 20.85, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("I131", 364.490), 81.5, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("Tc99m", 140.511), 89.0, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("I123", 158.97), 83.3, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("K40", 1460.822), 10.66, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("Th232", 2614.511), 35.85, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("U238", 609.312), 45.49, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (line_pct ("Cs134", 604.721), 97.62, 1e-9);
+  /* NIST attenuation spot checks (cm^2/g). */
+  CU_ASSERT_DOUBLE_EQUAL (gs__fe_mu_total (100), 0.3717, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL (gs__nai_mu_total (40), 18.771, 1e-9);
+  CU_ASSERT (gs__nai_mu_total (33.0) < gs__nai_mu_total (33.2) / 4);
+  CU_ASSERT_DOUBLE_EQUAL (gs__nai_mu_pair (1000), 0, 0);
+}
+
 static void
 test_cs137_peak_and_fwhm (void)
 {
@@ -250,10 +306,11 @@ test_cs137_peak_and_fwhm (void)
       CU_ASSERT (lib->energy_edges[kp] <= 661.657
                  && 661.657 < lib->energy_edges[kp + 1]);
       w = measured_fwhm (lib, 1, kp);
-      if (fabs (w - want) > 0.10 * want)
-        fprintf (stderr, "\n  FWHM %.2f keV, configured %.2f keV\n", w,
-                 want);
-      CU_ASSERT (fabs (w - want) <= 0.10 * want);
+      if (fabs (w - want) > 0.05 * want)
+        fprintf (stderr, "\n  FWHM %.2f keV, configured %.2f keV\n", w, want);
+      /* The brief asks for 10 %; the model gives about 1 % (the valley
+       * under the peak widens it slightly), so hold it to 5 %. */
+      CU_ASSERT (fabs (w - want) <= 0.05 * want);
       gs_library_free (lib);
     }
 }
@@ -328,8 +385,8 @@ test_background (void)
   CU_ASSERT (net_area (lib, 0, 560, 640) > 0);
   CU_ASSERT (net_area (lib, 0, 880, 940) > 0);
   /* A falling continuum: much more at 100-300 keV than at 1-2 MeV. */
-  CU_ASSERT (range_sum (lib, 0, 100, 300) > 10 * range_sum (lib, 0, 1600,
-                                                             1800));
+  CU_ASSERT (range_sum (lib, 0, 100, 300)
+             > 10 * range_sum (lib, 0, 1600, 1800));
   gs_library_free (lib);
 }
 
@@ -416,6 +473,7 @@ test_steel (void)
   const double t_gcm2 = 0.5 * 7.874; /* 5 mm of iron */
   gs_library *bare = build_list (names, 3, 0, 0);
   gs_library *shell = build_list (names, 3, 5.0, 0);
+  gs_library *thick;
   double r, expect, mu344, mu1408, mu122;
   if (!bare || !shell)
     goto done;
@@ -427,14 +485,25 @@ test_steel (void)
   mu122 = nist_fe (121.78, 100, 0.3717, 150, 0.1964);
 
   /* Peak-area ratio 344/1408 keV of Eu-152 follows exp(-Delta mu rho t)
-   * within 5 % (small-angle scatter in the shell adds little at 344 keV). */
+   * within 3 % for 5 mm (the model: +0.9 %; small-angle scatter in the
+   * shell adds a little to the 344 keV peak) and within 6 % for 15 mm
+   * (model +3.6 %). */
   r = (net_area (shell, 1, 320, 370) / net_area (shell, 1, 1370, 1450))
       / (net_area (bare, 1, 320, 370) / net_area (bare, 1, 1370, 1450));
   expect = exp (-(mu344 - mu1408) * t_gcm2);
-  if (fabs (r / expect - 1) > 0.05)
+  if (fabs (r / expect - 1) > 0.03)
     fprintf (stderr, "\n  344/1408 ratio %.4f, exp(-mu rho t) %.4f\n", r,
              expect);
-  CU_ASSERT (fabs (r / expect - 1) <= 0.05);
+  CU_ASSERT (fabs (r / expect - 1) <= 0.03);
+  thick = build_list (names, 1, 15.0, 0);
+  if (thick)
+    {
+      r = (net_area (thick, 1, 320, 370) / net_area (thick, 1, 1370, 1450))
+          / (net_area (bare, 1, 320, 370) / net_area (bare, 1, 1370, 1450));
+      expect = exp (-(mu344 - mu1408) * 3 * t_gcm2);
+      CU_ASSERT (fabs (r / expect - 1) <= 0.06);
+      gs_library_free (thick);
+    }
 
   /* At 122 keV the single-scatter build-up lands inside the peak: the
    * ratio is above the narrow-beam value, by at most 30 %. */
@@ -446,8 +515,7 @@ test_steel (void)
   /* Ba-133: the 31 keV X-rays vanish and the 81 keV line drops to 10 %;
    * what stays below 100 keV is mostly Compton continuum. */
   CU_ASSERT (range_sum (bare, 2, 0, 100) > 0.4);
-  CU_ASSERT (range_sum (shell, 2, 0, 100)
-             < 0.25 * range_sum (bare, 2, 0, 100));
+  CU_ASSERT (range_sum (shell, 2, 0, 100) < 0.25 * range_sum (bare, 2, 0, 100));
 
   /* Am-241: the 59.5 keV line is cut to ~1 % (mu rho t = 4.7) and the
    * 26.3 keV line to nothing; what is left is still a 59.5 keV peak. */
@@ -595,6 +663,7 @@ gs_test_register_embedded (void)
   CU_add_test (s, "defaults", test_defaults);
   CU_add_test (s, "deterministic", test_deterministic);
   CU_add_test (s, "known nuclides", test_known_nuclides);
+  CU_add_test (s, "line data", test_line_data);
   CU_add_test (s, "Cs137 peak and FWHM", test_cs137_peak_and_fwhm);
   CU_add_test (s, "Cs137 Compton edge", test_cs137_compton_edge);
   CU_add_test (s, "Co60 two peaks", test_co60_two_peaks);

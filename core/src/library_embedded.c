@@ -110,31 +110,31 @@
 #include "nuclear_data.h"
 #include "util.h"
 
-#define EM_MC2 510.99895          /* electron rest energy, keV */
-#define EM_RE 2.8179403262e-13    /* classical electron radius, cm */
-#define EM_NA 6.02214076e23       /* Avogadro, 1/mol */
-#define EM_NAI_RHO 3.667          /* g/cm^3 */
-#define EM_NAI_LEN 7.62           /* crystal depth, cm */
+#define EM_MC2 510.99895                     /* electron rest energy, keV */
+#define EM_RE 2.8179403262e-13               /* classical electron radius, cm */
+#define EM_NA 6.02214076e23                  /* Avogadro, 1/mol */
+#define EM_NAI_RHO 3.667                     /* g/cm^3 */
+#define EM_NAI_LEN 7.62                      /* crystal depth, cm */
 #define EM_NAI_NE (EM_NA * 64.0 / 149.89424) /* electrons per gram */
-#define EM_ESC_PATH 1.5           /* effective escape path, cm (fitted) */
+#define EM_ESC_PATH 1.5                /* effective escape path, cm (fitted) */
 #define EM_HOUSING_GCM2 (0.08 * 2.699) /* 0.8 mm of aluminium */
-#define EM_FE_RHO 7.874           /* g/cm^3 */
+#define EM_FE_RHO 7.874                /* g/cm^3 */
 #define EM_FE_NE (EM_NA * 26.0 / 55.845)
 #define EM_SOIL_NE (EM_NA * 0.5)
-#define EM_I_KEDGE 33.169         /* iodine K edge, keV */
-#define EM_I_OMEGA_K 0.882        /* iodine K fluorescence yield */
-#define EM_I_JUMP 5.47            /* iodine K-edge jump ratio (NIST) */
+#define EM_I_KEDGE 33.169  /* iodine K edge, keV */
+#define EM_I_OMEGA_K 0.882 /* iodine K fluorescence yield */
+#define EM_I_JUMP 5.47     /* iodine K-edge jump ratio (NIST) */
 #define EM_I_KALPHA 28.5
 #define EM_I_KBETA 32.4
 #define EM_I_KBETA_FRAC 0.18
 #define EM_BACKSCATTER 0.012
 #define EM_FWHM_SIGMA 2.3548200450309493 /* FWHM / sigma */
-#define EM_NGRID 240              /* photofraction grid, 10 keV .. 4 MeV */
+#define EM_NGRID 240 /* photofraction grid, 10 keV .. 4 MeV */
 #define EM_GRID_LO 10.0
 #define EM_GRID_HI 4000.0
 #define EM_NQUAD 16
 #define EM_NANGLE 64
-#define EM_PEAK_WINDOW 6.5        /* Gaussian window, sigmas */
+#define EM_PEAK_WINDOW 6.5 /* Gaussian window, sigmas */
 #define EM_SMEAR_WINDOW 5.5
 
 /* Background continuum (see the header comment). */
@@ -145,33 +145,32 @@
 #define EM_BG_SCALE 170.0
 
 static const char *const default_nuclides[] = {
-  "Co60", "Ba133", "Co57", "Cs137", "Eu152",
-  "Am241", "I123", "I131", "Tc99m",
+  "Co60", "Ba133", "Co57", "Cs137", "Eu152", "Am241", "I123", "I131", "Tc99m",
 };
 
 typedef struct em_model
 {
   double fwhm_662;
   double fwhm_exponent;
-  double steel_gcm2;     /* rho t of the shell */
+  double steel_gcm2; /* rho t of the shell */
   size_t n_channels;
   size_t n_comp;
-  double e0;             /* first channel edge, deposited energy */
-  double de;             /* channel width, deposited energy */
-  double *sig;           /* the library's signatures */
-  double df;             /* fine-grid width, keV */
+  double e0;   /* first channel edge, deposited energy */
+  double de;   /* channel width, deposited energy */
+  double *sig; /* the library's signatures */
+  double df;   /* fine-grid width, keV */
   size_t n_fine;
-  double *fine;          /* n_fine x n_comp deposits */
-  double *fdiff;         /* running-sum increments for uniform deposits */
-  double *scratch;       /* one shape, length n_scratch */
+  double *fine;    /* n_fine x n_comp deposits */
+  double *fdiff;   /* running-sum increments for uniform deposits */
+  double *scratch; /* one shape, length n_scratch */
   size_t n_scratch;
-  double g_step;         /* ln-energy step of the photofraction grid */
-  double pf[EM_NGRID];   /* photofraction P */
-  double q[EM_NGRID];    /* Compton: scattered photon absorbed in full */
-  double r1[EM_NGRID];   /* Compton: scattered photon escapes */
-  double rms[EM_NGRID];  /* Compton: interacts again, not in full */
+  double g_step;        /* ln-energy step of the photofraction grid */
+  double pf[EM_NGRID];  /* photofraction P */
+  double q[EM_NGRID];   /* Compton: scattered photon absorbed in full */
+  double r1[EM_NGRID];  /* Compton: scattered photon escapes */
+  double rms[EM_NGRID]; /* Compton: interacts again, not in full */
   double a511, af511;
-  double mu_k;           /* NaI attenuation at the iodine K X-ray energy */
+  double mu_k; /* NaI attenuation at the iodine K X-ray energy */
 } em_model;
 
 /* ---------------------------------------------------------------------- */
@@ -667,10 +666,10 @@ add_background_continuum (em_model *m)
   for (k = 0; k < m->n_channels; k++)
     {
       double a = m->e0 + m->de * (double)k, b = a + m->de;
-      double v = (background_continuum (a)
-                  + 4 * background_continuum (0.5 * (a + b))
-                  + background_continuum (b))
-                 * m->de / 6;
+      double v
+          = (background_continuum (a) + 4 * background_continuum (0.5 * (a + b))
+             + background_continuum (b))
+            * m->de / 6;
       m->sig[k * m->n_comp] += v;
     }
 }

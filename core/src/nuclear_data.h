@@ -1,7 +1,7 @@
 /* Nuclear and atomic data for the embedded detector model: gamma and X-ray
  * emission lines per nuclide, the natural-background composition, and
- * photon mass attenuation coefficients of NaI, iron and aluminium.  Private to the
- * core; everything here is static, read-only data. */
+ * photon mass attenuation coefficients of NaI, iron and aluminium.  Private to
+ * the core; everything here is static, read-only data. */
 #ifndef GSPEC_NUCLEAR_DATA_H
 #define GSPEC_NUCLEAR_DATA_H
 
@@ -18,8 +18,8 @@ typedef struct gs__gamma_line
 
 typedef struct gs__nuclide
 {
-  const char *name;           /* "Cs137" */
-  const char *note;           /* what the lines stand for, one line */
+  const char *name; /* "Cs137" */
+  const char *note; /* what the lines stand for, one line */
   const gs__gamma_line *lines;
   size_t n_lines;
 } gs__nuclide;
@@ -37,7 +37,7 @@ extern const char *const gs__nuclide_names[];
 /* The natural background: series heads and their specific activities. */
 typedef struct gs__background_member
 {
-  const char *nuclide;        /* a name known to gs__nuclide_find */
+  const char *nuclide; /* a name known to gs__nuclide_find */
   double activity_bq_per_kg;
 } gs__background_member;
 
