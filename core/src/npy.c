@@ -589,7 +589,7 @@ gs_npy_read_matrix (const char *path, double **data, size_t *rows,
 {
   gs_npy_header hdr;
   FILE *f;
-  size_t size, count, bytes, found, item, r, c, k, done;
+  size_t size = 0, count = 0, bytes = 0, found, item, r, c, k, done;
   unsigned char *chunk = NULL;
   double *out = NULL;
   char shape[160];
