@@ -489,7 +489,12 @@ gs_registry_load_default (gs_registry *reg)
   if (exe)
     {
       char *build = gs__path_join (exe, "plugins");
-      char *inst = gs__path_join (exe, "../lib/gspec/plugins");
+      /* The install layout: <prefix>/bin/gspec and
+       * <prefix>/<libdir>/gspec/plugins (libdir may be absolute). */
+      char *inst = GSPEC_INSTALL_LIBDIR[0] == '/'
+                       ? gs__strdup (GSPEC_INSTALL_LIBDIR "/gspec/plugins")
+                       : gs__path_join (exe, "../" GSPEC_INSTALL_LIBDIR
+                                             "/gspec/plugins");
       if (build)
         refused += gs_registry_load_dir (reg, build);
       if (inst)

@@ -63,7 +63,8 @@ int gs_registry_load_dir (gs_registry *reg, const char *dir);
 
 /* Loads from GSPEC_PLUGIN_PATH (colon-separated), then the build-tree
  * folder (<exe dir>/plugins), then the install folder
- * (<exe dir>/../lib/gspec/plugins).  Returns the number of refusals. */
+ * (<exe dir>/../<libdir>/gspec/plugins).  Returns the number of
+ * refusals. */
 int gs_registry_load_default (gs_registry *reg);
 
 size_t gs_registry_count (const gs_registry *reg);
