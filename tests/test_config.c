@@ -24,6 +24,16 @@ static const char *base_config
       "  - id: unmixing.nnpu\n"
       "    params: {solver: newton}\n";
 
+/* base_config with the first `from` replaced by `to` (malloc'd). */
+static char *
+base_with (const char *from, const char *to)
+{
+  const char *p = strstr (base_config, from);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (p);
+  return gs__asprintf ("%.*s%s%s", (int)(p - base_config), base_config, to,
+                       p + strlen (from));
+}
+
 static int
 load_text (const char *text, gs_experiment **e)
 {
@@ -69,9 +79,7 @@ static void
 test_wrong_type (void)
 {
   gs_experiment *e = NULL;
-  char *text = gs__strdup (base_config);
-  char *p = strstr (text, "seed: 7");
-  memcpy (p, "seed: x", 7);
+  char *text = base_with ("seed: 7", "seed: x");
   CU_ASSERT_EQUAL (load_text (text, &e), GS_ECONFIG);
   GS_ASSERT_CONTAINS (gs_last_error (), "cfg.yaml:2:");
   GS_ASSERT_CONTAINS (gs_last_error (), "'seed'");
@@ -93,9 +101,7 @@ static void
 test_bad_enum (void)
 {
   gs_experiment *e = NULL;
-  char *text = gs__strdup (base_config);
-  char *p = strstr (text, "source: embedded");
-  memcpy (p, "source: embedxed", 16);
+  char *text = base_with ("source: embedded", "source: embedxed");
   CU_ASSERT_EQUAL (load_text (text, &e), GS_ECONFIG);
   GS_ASSERT_CONTAINS (gs_last_error (), "cfg.yaml:4:");
   GS_ASSERT_CONTAINS (gs_last_error (), "gammabench");
@@ -166,11 +172,9 @@ static void
 test_method_param_errors (void)
 {
   char *dir = gs_test_tmpdir ();
-  char *text = gs__strdup (base_config);
-  char *p = strstr (text, "solver: newton");
+  char *text = base_with ("solver: newton", "solvr: newton");
   char *path, *out;
   gs_run_opts o;
-  memcpy (p, "solvr: newton ", 14);
   path = gs_test_write (dir, "cfg.yaml", text);
   out = gs__path_join (dir, "out");
   memset (&o, 0, sizeof o);
@@ -186,9 +190,7 @@ test_method_param_errors (void)
   /* An unknown method id lists the registered ones. */
   free (path);
   free (text);
-  text = gs__strdup (base_config);
-  p = strstr (text, "unmixing.nnpu");
-  memcpy (p, "unmixing.nnpx", 13);
+  text = base_with ("unmixing.nnpu", "unmixing.nnpx");
   path = gs_test_write (dir, "cfg.yaml", text);
   o.config = path;
   CU_ASSERT_EQUAL (gs_run (&o), GS_ECONFIG);

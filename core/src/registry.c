@@ -404,6 +404,17 @@ gs_registry_load_file (gs_registry *reg, const char *path)
   return GS_OK;
 }
 
+/* Loads one file; a refusal is logged and kept.  Returns 1 if refused. */
+static int
+load_or_record (gs_registry *reg, const char *path)
+{
+  if (gs_registry_load_file (reg, path) == GS_OK)
+    return 0;
+  gs_log (GS_LOG_WARN, NULL, "%s", gs_last_error ());
+  add_failure (reg, gs_last_error ());
+  return 1;
+}
+
 static int
 cmp_str (const void *a, const void *b)
 {
@@ -439,12 +450,8 @@ gs_registry_load_dir (gs_registry *reg, const char *dir)
   for (i = 0; i < n; i++)
     {
       char *p = gs__path_join (dir, names[i]);
-      if (p && gs_registry_load_file (reg, p) != GS_OK)
-        {
-          gs_log (GS_LOG_WARN, NULL, "%s", gs_last_error ());
-          add_failure (reg, gs_last_error ());
-          refused++;
-        }
+      if (p)
+        refused += load_or_record (reg, p);
       free (p);
       free (names[i]);
     }
@@ -471,14 +478,7 @@ gs_registry_load_default (gs_registry *reg)
             {
               struct stat st;
               if (stat (p, &st) == 0 && S_ISREG (st.st_mode))
-                {
-                  if (gs_registry_load_file (reg, p) != GS_OK)
-                    {
-                      gs_log (GS_LOG_WARN, NULL, "%s", gs_last_error ());
-                      add_failure (reg, gs_last_error ());
-                      refused++;
-                    }
-                }
+                refused += load_or_record (reg, p);
               else
                 refused += gs_registry_load_dir (reg, p);
             }
