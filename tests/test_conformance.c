@@ -139,8 +139,8 @@ check_method (const gs_method_type *t, const gs_library *lib,
       gs_registry *reg = all_methods ();
       gs_library *lib2 = NULL;
       snprintf (path, sizeof path, "%s/model.gsm", dir);
-      CU_ASSERT_EQUAL (gs_model_save (path, m, lib), GS_OK);
-      CU_ASSERT_EQUAL (gs_model_load (path, reg, &m3, &lib2), GS_OK);
+      CU_ASSERT_EQUAL (gs_model_save (path, m, lib, NULL), GS_OK);
+      CU_ASSERT_EQUAL (gs_model_load (path, reg, &m3, &lib2, NULL), GS_OK);
       if (m3)
         {
           gs_synth_spectrum (test, 1, y);
@@ -160,7 +160,7 @@ check_method (const gs_method_type *t, const gs_library *lib,
         fclose (f);
         CU_ASSERT_EQUAL (truncate (path, size - 4), 0);
         gs_library *lib3 = NULL;
-        CU_ASSERT_NOT_EQUAL (gs_model_load (path, reg, &m4, &lib3), GS_OK);
+        CU_ASSERT_NOT_EQUAL (gs_model_load (path, reg, &m4, &lib3, NULL), GS_OK);
         CU_ASSERT_PTR_NULL (m4);
         CU_ASSERT_PTR_NULL (lib3);
       }

@@ -395,6 +395,331 @@ test_spectra (void)
   free (root);
 }
 
+/* ---------------------------------------------------------------------- */
+/* The embedded source: libraries from the analytic model, no data.         */
+
+static size_t
+argmax_col (const gs_library *l, size_t j, size_t c0, size_t c1)
+{
+  size_t c, best = c0;
+  for (c = c0; c < c1; c++)
+    if (l->signatures[c * l->n_components + j]
+        > l->signatures[best * l->n_components + j])
+      best = c;
+  return best;
+}
+
+/* Column j's weight in channels [0, c1). */
+static double
+low_fraction (const gs_library *l, size_t j, size_t c1)
+{
+  size_t c;
+  double f = 0;
+  for (c = 0; c < c1; c++)
+    f += l->signatures[c * l->n_components + j];
+  return f;
+}
+
+/* Channel of energy e on the 2 keV grid from 20 keV after the gain shift
+ * E -> E (1 - alpha0) (spec 1.5). */
+static size_t
+shifted_channel (double e, double alpha)
+{
+  return (size_t)floor ((e * (1 - alpha) - 20) / 2);
+}
+
+/* Scenario 2 draws spectra with root NULL; attenuation grows with the
+ * thickness index. */
+static void
+test_embedded_deformation (void)
+{
+  static const char *const bogus[] = { "NotANuclide" };
+  static const int idx[3] = { 0, 40, 95 };
+  gs_scenario_opts o;
+  gs_scenario *s = NULL;
+  const gs_library *lib, *ref;
+  double y[1024], am[3], ba[3];
+  size_t i, c, K;
+  long jam, jba;
+  int t;
+  gs_scenario_opts_init (&o, GS_SCENARIO_DEFORMATION);
+  CU_ASSERT_EQUAL (o.source, GS_SCENARIO_GAMMABENCH);
+  CU_ASSERT_EQUAL (o.embedded.n_channels, 1024);
+  o.source = GS_SCENARIO_EMBEDDED;
+  o.n_spectra = 40;
+  o.seed = 1;
+  /* Ignored: every library gets the scenario's nuclides. */
+  o.embedded.nuclides = bogus;
+  o.embedded.n_nuclides = 1;
+  o.embedded.steel_mm = 50;
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_generate (&o, &s), 0);
+  CU_ASSERT_PTR_NULL (s->root);
+  CU_ASSERT_EQUAL (s->source, GS_SCENARIO_EMBEDDED);
+  K = s->n_components;
+  for (i = 0; i < 3; i++)
+    {
+      double tot = 0, ya = 0;
+      CU_ASSERT_EQUAL_FATAL (gs_scenario_spectrum (s, GS_SPLIT_TEST, i, y), 0);
+      for (c = 0; c < K; c++)
+        tot += s->truth[GS_SPLIT_TEST][i * K + c];
+      for (c = 0; c < 1024; c++)
+        {
+          CU_ASSERT (y[c] >= 0 && y[c] == floor (y[c]));
+          ya += y[c];
+        }
+      /* Every column sums to 1 on the grid: Poisson total, 6 sigma. */
+      CU_ASSERT (fabs (ya - tot) < 6 * sqrt (tot) + 1);
+      CU_ASSERT_EQUAL_FATAL (
+          gs_scenario_library (s, s->lambda[GS_SPLIT_TEST][i], &lib), 0);
+      CU_ASSERT_EQUAL (lib->n_components, K);
+      CU_ASSERT_EQUAL (gs_library_check (lib), 0);
+    }
+  /* Am241 (26.3, 33.2, 59.5 keV lines) lies wholly below 100 keV at any
+   * thickness, so its below-100 keV fraction is 1; the share below 50 keV
+   * (channels 0..14: the 26 keV line, attenuated faster than the 59.5 keV
+   * one) falls.  Ba133 (31, 81 keV below 100; 276-384 keV above) loses
+   * weight below 100 keV. */
+  for (t = 0; t < 3; t++)
+    {
+      CU_ASSERT_EQUAL_FATAL (gs_scenario_library (s, idx[t], &lib), 0);
+      jam = gs_library_find (lib, "Am241");
+      jba = gs_library_find (lib, "Ba133");
+      CU_ASSERT_FATAL (jam > 0 && jba > 0);
+      CU_ASSERT (gs_library_find (lib, "I131") < 0);
+      am[t] = low_fraction (lib, (size_t)jam, 15);
+      ba[t] = low_fraction (lib, (size_t)jba, 40);
+      CU_ASSERT (low_fraction (lib, (size_t)jam, 40) > 0.999);
+      CU_ASSERT_EQUAL (gs_scenario_lambda_value (s, idx[t]),
+                       gs_gammabench_thickness_mm[idx[t]]);
+    }
+  CU_ASSERT (am[0] > am[1] && am[1] > am[2]);
+  CU_ASSERT (ba[0] > ba[1] && ba[1] > ba[2]);
+  GS_ASSERT_CONTAINS (lib->description, "embedded model, steel 30 mm");
+  /* The reference ("known signatures") library: thickness index 0. */
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_reference_library (s, &ref), 0);
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_library (s, 0, &lib), 0);
+  CU_ASSERT_PTR_EQUAL (ref, lib);
+  GS_ASSERT_CONTAINS (ref->description, "embedded model, steel 0.001 mm");
+  CU_ASSERT_STRING_EQUAL (gs_scenario_lambda_title (s), "steel thickness (mm)");
+  CU_ASSERT (isnan (gs_scenario_lambda_value (s, 96)));
+  CU_ASSERT (isnan (gs_scenario_lambda_value (s, -1)));
+  gs_scenario_free (s);
+}
+
+/* Scenario 3: every column, background included, moves as E (1 - alpha0):
+ * k = 0 (alpha0 = -0.10) up, k = 20 (+0.10) down, as the GammaBench drift
+ * files do (spec 1.5: Cs137 in channel 353 / 320 / 287). */
+static void
+test_embedded_gain_shift (void)
+{
+  static const int ks[3] = { 0, 10, 20 };
+  gs_scenario_opts o;
+  gs_scenario *s = NULL;
+  const gs_library *lib, *ref, *l1;
+  size_t pk[3], bk[3];
+  long jcs;
+  int t;
+  gs_scenario_opts_init (&o, GS_SCENARIO_GAIN_SHIFT);
+  o.source = GS_SCENARIO_EMBEDDED;
+  o.n_spectra = 20;
+  o.seed = 4;
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_generate (&o, &s), 0);
+  CU_ASSERT_STRING_EQUAL (gs_scenario_lambda_title (s), "gain shift (%)");
+  CU_ASSERT_EQUAL (gs_scenario_lambda_value (s, 0), -10.0);
+  CU_ASSERT_EQUAL (gs_scenario_lambda_value (s, 13), 3.0);
+  CU_ASSERT_EQUAL (gs_scenario_lambda_value (s, 20), 10.0);
+  for (t = 0; t < 3; t++)
+    {
+      double a = gs_scenario_shift_alpha (ks[t]);
+      size_t want = shifted_channel (661.657, a);
+      size_t wbg = shifted_channel (1460.82, a);
+      CU_ASSERT_EQUAL_FATAL (gs_scenario_library (s, ks[t], &lib), 0);
+      CU_ASSERT_EQUAL (gs_library_check (lib), 0);
+      jcs = gs_library_find (lib, "Cs137");
+      CU_ASSERT_FATAL (jcs > 0);
+      pk[t] = argmax_col (lib, (size_t)jcs, 0, 1024);
+      /* The background's K-40 1461 keV peak (the largest line above
+       * 1 MeV on the grid). */
+      bk[t] = argmax_col (lib, 0, 450, 1024);
+      CU_ASSERT (pk[t] + 1 >= want && pk[t] <= want + 1);
+      CU_ASSERT (bk[t] + 1 >= wbg && bk[t] <= wbg + 1);
+      if (pk[t] + 1 < want || pk[t] > want + 1 || bk[t] + 1 < wbg
+          || bk[t] > wbg + 1)
+        fprintf (stderr,
+                 "\n  k = %d: Cs137 peak %zu (expected %zu), K-40 %zu "
+                 "(expected %zu)\n",
+                 ks[t], pk[t], want, bk[t], wbg);
+      GS_ASSERT_CONTAINS (lib->description, "gain shift alpha0 = ");
+    }
+  /* Same direction as the GammaBench data: 353 > 320 > 287. */
+  CU_ASSERT (pk[0] > pk[1] && pk[1] > pk[2]);
+  CU_ASSERT (bk[0] > bk[1] && bk[1] > bk[2]);
+  CU_ASSERT_EQUAL (shifted_channel (661.657, -0.10), 353);
+  CU_ASSERT_EQUAL (shifted_channel (661.657, 0.0), 320);
+  CU_ASSERT_EQUAL (shifted_channel (661.657, 0.10), 287);
+  /* The reference library is shift index 10 (alpha0 = 0). */
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_reference_library (s, &ref), 0);
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_library (s, 10, &lib), 0);
+  CU_ASSERT_PTR_EQUAL (ref, lib);
+  GS_ASSERT_CONTAINS (ref->description, "alpha0 = 0.00");
+  /* All libraries, then every spectrum. */
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_load_libraries (s), 0);
+  for (t = 0; t < (int)s->n[0]; t++)
+    {
+      double y[1024];
+      CU_ASSERT_EQUAL (gs_scenario_spectrum (s, GS_SPLIT_TRAIN, (size_t)t, y),
+                       0);
+    }
+  gs_scenario_free (s);
+  /* Scenario 1: the only library is the reference one. */
+  gs_scenario_opts_init (&o, GS_SCENARIO_KNOWN);
+  o.source = GS_SCENARIO_EMBEDDED;
+  o.n_spectra = 5;
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_generate (&o, &s), 0);
+  CU_ASSERT_PTR_NULL (gs_scenario_lambda_title (s));
+  CU_ASSERT (isnan (gs_scenario_lambda_value (s, 0)));
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_reference_library (s, &ref), 0);
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_library (s, 0, &l1), 0);
+  CU_ASSERT_PTR_EQUAL (ref, l1);
+  CU_ASSERT_EQUAL (ref->n_components, 10);
+  GS_ASSERT_CONTAINS (ref->description, "embedded model, steel 0.001 mm");
+  gs_scenario_free (s);
+}
+
+/* The same options give bit-identical libraries and spectra. */
+static void
+test_embedded_determinism (void)
+{
+  gs_scenario_opts o;
+  gs_scenario *a = NULL, *b = NULL;
+  double ya[1024], yb[1024];
+  size_t i, sp;
+  gs_scenario_opts_init (&o, GS_SCENARIO_GAIN_SHIFT);
+  o.source = GS_SCENARIO_EMBEDDED;
+  o.n_spectra = 12;
+  o.seed = 77;
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_generate (&o, &a), 0);
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_generate (&o, &b), 0);
+  for (sp = 0; sp < 3; sp++)
+    for (i = 0; i < a->n[sp]; i++)
+      {
+        const gs_library *la, *lb;
+        CU_ASSERT_EQUAL_FATAL (gs_scenario_spectrum (a, (gs_split)sp, i, ya),
+                               0);
+        CU_ASSERT_EQUAL_FATAL (gs_scenario_spectrum (b, (gs_split)sp, i, yb),
+                               0);
+        CU_ASSERT_EQUAL (memcmp (ya, yb, sizeof ya), 0);
+        CU_ASSERT_EQUAL_FATAL (gs_scenario_library (a, a->lambda[sp][i], &la),
+                               0);
+        CU_ASSERT_EQUAL_FATAL (gs_scenario_library (b, b->lambda[sp][i], &lb),
+                               0);
+        CU_ASSERT_EQUAL (memcmp (la->signatures, lb->signatures,
+                                 1024 * a->n_components * sizeof (double)),
+                         0);
+      }
+  gs_scenario_free (a);
+  gs_scenario_free (b);
+}
+
+static void
+test_embedded_bad_options (void)
+{
+  gs_scenario_opts o;
+  gs_scenario *s = NULL;
+  const gs_library *lib;
+  double y[1024];
+  gs_scenario_opts_init (&o, GS_SCENARIO_DEFORMATION);
+  o.source = (gs_scenario_source)7;
+  o.n_spectra = 10;
+  CU_ASSERT_EQUAL (gs_scenario_generate (&o, &s), GS_EINVAL);
+  CU_ASSERT_PTR_NULL (s);
+  GS_ASSERT_CONTAINS (gs_last_error (), "source 7 unknown");
+  o.source = (gs_scenario_source)-1;
+  CU_ASSERT_EQUAL (gs_scenario_generate (&o, &s), GS_EINVAL);
+  /* A bad base detector option surfaces when a library is built, with the
+   * scenario and library index in front. */
+  gs_scenario_opts_init (&o, GS_SCENARIO_DEFORMATION);
+  o.source = GS_SCENARIO_EMBEDDED;
+  o.n_spectra = 10;
+  o.embedded.fwhm_662 = 0.9;
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_generate (&o, &s), 0);
+  CU_ASSERT_EQUAL (gs_scenario_spectrum (s, GS_SPLIT_TRAIN, 0, y), GS_EINVAL);
+  GS_ASSERT_CONTAINS (gs_last_error (), "scenario 2, library");
+  GS_ASSERT_CONTAINS (gs_last_error (), "fwhm_662");
+  CU_ASSERT_EQUAL (gs_scenario_reference_library (s, &lib), GS_EINVAL);
+  CU_ASSERT_PTR_NULL (lib);
+  CU_ASSERT_EQUAL (gs_scenario_library (s, 96, &lib), GS_EINVAL);
+  /* A source changed behind the API's back. */
+  s->embedded.fwhm_662 = 0.07;
+  s->source = (gs_scenario_source)5;
+  CU_ASSERT_EQUAL (gs_scenario_library (s, 3, &lib), GS_EINVAL);
+  GS_ASSERT_CONTAINS (gs_last_error (), "source 5 unknown");
+  s->source = GS_SCENARIO_EMBEDDED;
+  CU_ASSERT_EQUAL (gs_scenario_library (s, 3, &lib), 0);
+  gs_scenario_free (s);
+  CU_ASSERT_EQUAL (gs_scenario_reference_library (NULL, &lib), GS_EINVAL);
+  CU_ASSERT_PTR_NULL (gs_scenario_lambda_title (NULL));
+  CU_ASSERT (isnan (gs_scenario_lambda_value (NULL, 0)));
+}
+
+/* With the data: the GammaBench reference libraries, and the embedded
+ * gain shift against the drift files (same Cs137 peak channel within
+ * one). */
+static void
+test_embedded_vs_gammabench (void)
+{
+  char *root = gb_root ("scenario: embedded vs GammaBench");
+  gs_scenario_opts o;
+  gs_scenario *gb = NULL, *em = NULL;
+  const gs_library *lg, *le;
+  gs_library *ref = NULL;
+  gs_gammabench_opts go;
+  int k;
+  if (!root)
+    return;
+  gs_scenario_opts_init (&o, GS_SCENARIO_DEFORMATION);
+  o.n_spectra = 10;
+  o.root = root;
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_generate (&o, &gb), 0);
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_reference_library (gb, &lg), 0);
+  gs_gammabench_opts_init (&go, root);
+  go.nuclides = gb->names + 1;
+  go.n_nuclides = gb->n_components - 1;
+  CU_ASSERT_EQUAL_FATAL (gs_library_load_gammabench (&go, &ref), 0);
+  CU_ASSERT_EQUAL (memcmp (lg->signatures, ref->signatures,
+                           1024 * gb->n_components * sizeof (double)),
+                   0);
+  gs_library_free (ref);
+  gs_scenario_free (gb);
+  gb = NULL;
+
+  gs_scenario_opts_init (&o, GS_SCENARIO_GAIN_SHIFT);
+  o.n_spectra = 10;
+  o.root = root;
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_generate (&o, &gb), 0);
+  o.source = GS_SCENARIO_EMBEDDED;
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_generate (&o, &em), 0);
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_reference_library (gb, &lg), 0);
+  GS_ASSERT_CONTAINS (lg->description, "alpha0 = 0.00");
+  for (k = 0; k <= 20; k += 10)
+    {
+      long jg, je;
+      size_t pg, pe;
+      CU_ASSERT_EQUAL_FATAL (gs_scenario_library (gb, k, &lg), 0);
+      CU_ASSERT_EQUAL_FATAL (gs_scenario_library (em, k, &le), 0);
+      jg = gs_library_find (lg, "Cs137");
+      je = gs_library_find (le, "Cs137");
+      CU_ASSERT_FATAL (jg > 0 && je > 0);
+      pg = argmax_col (lg, (size_t)jg, 0, 1024);
+      pe = argmax_col (le, (size_t)je, 0, 1024);
+      CU_ASSERT (pe + 1 >= pg && pe <= pg + 1);
+      CU_ASSERT_EQUAL (pg, k == 0 ? 353 : k == 10 ? 320 : 287);
+    }
+  gs_scenario_free (gb);
+  gs_scenario_free (em);
+  free (root);
+}
+
 void gs_test_register_scenario (void);
 void
 gs_test_register_scenario (void)
@@ -407,4 +732,10 @@ gs_test_register_scenario (void)
   CU_add_test (s, "determinism", test_determinism);
   CU_add_test (s, "bad options", test_bad_options);
   CU_add_test (s, "spectra (data)", test_spectra);
+  CU_add_test (s, "embedded: deformation without data",
+               test_embedded_deformation);
+  CU_add_test (s, "embedded: gain shift direction", test_embedded_gain_shift);
+  CU_add_test (s, "embedded: determinism", test_embedded_determinism);
+  CU_add_test (s, "embedded: bad options", test_embedded_bad_options);
+  CU_add_test (s, "embedded vs GammaBench (data)", test_embedded_vs_gammabench);
 }

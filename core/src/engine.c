@@ -79,8 +79,19 @@ gs_predictions_free (gs_predictions *p)
   free (p);
 }
 
-static gs_predictions *
-predictions_alloc (size_t n, size_t K, size_t ne)
+void
+gs_predictions_apply_thresholds (gs_predictions *p, const double *thr)
+{
+  size_t i, j, K = p->K;
+  for (i = 0; i < p->n; i++)
+    if (p->status[i] == GS_OK)
+      for (j = 0; j < K; j++)
+        if (!(isinf (thr[j]) && thr[j] > 0))
+          p->present[i * K + j] = p->score[i * K + j] > thr[j];
+}
+
+gs_predictions *
+gs_predictions_alloc (size_t n, size_t K, size_t ne)
 {
   gs_predictions *p = calloc (1, sizeof *p);
   if (!p)
@@ -217,7 +228,7 @@ gs_engine_analyze (const gs_method *m, const gs_dataset *data, int threads,
     return gs_error (GS_EINVAL, "no spectra to analyse");
   if ((size_t)nt > data->n_spectra)
     nt = (int)data->n_spectra;
-  p = predictions_alloc (data->n_spectra, K, ne);
+  p = gs_predictions_alloc (data->n_spectra, K, ne);
   w = calloc ((size_t)nt, sizeof *w);
   tid = calloc ((size_t)nt, sizeof *tid);
   if (!p || !w || !tid)

@@ -27,6 +27,16 @@ typedef struct gs_predictions
 
 void gs_predictions_free (gs_predictions *p);
 
+/* Replaces the decisions of the spectra analysed without error by
+ * present = score > thresholds[j] for every column j whose threshold is
+ * not +inf (calibrated score methods). */
+void gs_predictions_apply_thresholds (gs_predictions *p,
+                                      const double *thresholds);
+
+/* Allocates predictions for n spectra, K components and ne extras: every
+ * array allocated (peaks lists NULL, errors NULL, statuses GS_OK). */
+gs_predictions *gs_predictions_alloc (size_t n, size_t K, size_t ne);
+
 /* Analyses spectra 0..n-1 of `data` with m using `threads` threads
  * (0: one per CPU).  Spectrum i always gets the same result whatever the
  * thread count.  A spectrum that fails is recorded (status, message) and
@@ -73,9 +83,20 @@ void gs_engine_progress_enable (int enable);
 
 /* Model files: a text header (format, method id, plugin version,
  * parameters, the library) then the method's own payload. */
+typedef struct gs_model_info
+{
+  double target_fpr;   /* setup->target_fpr the method was made with */
+  unsigned long long seed; /* setup->seed */
+  /* Calibrated decision thresholds of a GS_METHOD_SCORES method (K
+   * values, +inf for a column not evaluated), or NULL.  Loaded ones are
+   * malloc'd; the caller frees them. */
+  double *thresholds;
+} gs_model_info;
+
+/* info may be NULL (target 0.01, seed 0, no thresholds). */
 int gs_model_save (const char *path, const gs_method *m,
-                   const gs_library *lib);
+                   const gs_library *lib, const gs_model_info *info);
 int gs_model_load (const char *path, const gs_registry *reg,
-                   gs_method **m, gs_library **lib);
+                   gs_method **m, gs_library **lib, gs_model_info *info);
 
 #endif

@@ -1,6 +1,7 @@
 #include "experiment.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -277,6 +278,49 @@ static const gs_yschema outputs_keys[] = {
   { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
 };
 
+static const gs_yschema scenario_keys[] = {
+  { "id", GS_YS_ENUM, 1, 0, -1, "1|2|3", NULL, NULL,
+    "1 known signatures, 2 steel deformation, 3 gain shift" },
+  { "spectra", GS_YS_INT, 0, 3, 1e8, NULL, NULL, NULL,
+    "spectra over the three splits (default 200000)" },
+  { "split", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_REAL, 0, 0, 1, NULL, NULL, NULL,
+                         "fraction" },
+    "train, validation, test fractions (default [0.64, 0.16, 0.20])" },
+  { "source", GS_YS_ENUM, 0, 0, -1, "gammabench|embedded", NULL, NULL,
+    "signatures: GammaBench Geant4 data or the embedded model (default "
+    "gammabench)" },
+  { "root", GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
+    "the gammabench data folder (source gammabench)" },
+  { "seed", GS_YS_INT, 0, 0, 9.2e18, NULL, NULL, NULL,
+    "seed of the tables and draws (default: derived from the experiment "
+    "seed)" },
+  { "max_active", GS_YS_INT, 0, 0, 64, NULL, NULL, NULL,
+    "nuclides per spectrum: uniform 0..max_active (default 4)" },
+  { "counts_min", GS_YS_REAL, 0, 1, 1e12, NULL, NULL, NULL,
+    "lowest total counts (default 200)" },
+  { "counts_max", GS_YS_REAL, 0, 1, 1e12, NULL, NULL, NULL,
+    "highest total counts (default 1e5)" },
+  { "background_min", GS_YS_REAL, 0, 0, 1, NULL, NULL, NULL,
+    "lowest background weight (default 0.1)" },
+  { "background_max", GS_YS_REAL, 0, 0, 1, NULL, NULL, NULL,
+    "highest background weight (default 0.9)" },
+  { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
+};
+
+static const gs_yschema calibration_keys[] = {
+  { "mode", GS_YS_ENUM, 0, 0, -1, "grid|quantile", NULL, NULL,
+    "grid: the spec's threshold grid; quantile: exact order statistics "
+    "(default grid)" },
+  { "grid", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_REAL, 0, 1, 0, NULL, NULL, NULL,
+                         "value" },
+    "[from, to, points] (default: the spec's grid for the method)" },
+  { "per_component", GS_YS_BOOL, 0, 0, -1, NULL, NULL, NULL,
+    "one threshold per component (default false: one common threshold)" },
+  { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
+};
+
 static const gs_yschema experiment_keys[] = {
   { "name", GS_YS_STRING, 1, 0, -1, NULL, NULL, NULL, "experiment name" },
   { "description", GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
@@ -287,9 +331,14 @@ static const gs_yschema experiment_keys[] = {
     "worker threads (0: one per CPU)" },
   { "target_fpr", GS_YS_REAL, 0, 1e-6, 0.5, NULL, NULL, NULL,
     "false-positive rate per spectrum that identifiers target" },
-  { "library", GS_YS_SCALAR_OR_MAP, 1, 0, -1, NULL, library_keys, NULL,
-    "library file or inline library" },
-  { "datasets", GS_YS_SEQ, 1, 0, -1, NULL, NULL,
+  { "library", GS_YS_SCALAR_OR_MAP, 0, 0, -1, NULL, library_keys, NULL,
+    "library file or inline library (default with a scenario: its known "
+    "signatures)" },
+  { "scenario", GS_YS_MAP, 0, 0, -1, NULL, scenario_keys, NULL,
+    "a GammaBench scenario: train, valid and test sets drawn on demand" },
+  { "calibration", GS_YS_MAP, 0, 0, -1, NULL, calibration_keys, NULL,
+    "threshold calibration of score-based identifiers" },
+  { "datasets", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
     &(const gs_yschema){ NULL, GS_YS_MAP, 0, 0, -1, NULL, dataset_keys,
                          NULL, "dataset" },
     "datasets" },
@@ -328,6 +377,7 @@ gs_experiment_free (gs_experiment *e)
     free (e->datasets[i].path);
   free (e->datasets);
   free (e->methods);
+  free (e->scenario_root);
   for (i = 0; i < e->n_overrides; i++)
     free (e->overrides[i]);
   free (e->overrides);
@@ -337,6 +387,132 @@ gs_experiment_free (gs_experiment *e)
   free (e->dir);
   free (e->out_dir);
   free (e);
+}
+
+static int
+parse_calibration (gs_experiment *e)
+{
+  const gs_ynode *c = gs_ynode_get (e->root, "calibration"), *x;
+  char w[512];
+  size_t i;
+  e->calib_mode = GS_CALIBRATE_GRID;
+  e->calibration_node = c;
+  if (!c)
+    return GS_OK;
+  if ((x = gs_ynode_get (c, "mode")) != NULL)
+    e->calib_mode = strcmp (x->value, "quantile") == 0 ? GS_CALIBRATE_QUANTILE
+                                                       : GS_CALIBRATE_GRID;
+  if ((x = gs_ynode_get (c, "per_component")) != NULL)
+    gs_ynode_as_bool (x, "per_component", &e->calib_per_component);
+  if ((x = gs_ynode_get (c, "grid")) != NULL)
+    {
+      gs_ynode_where (x, w, sizeof w);
+      if (x->n != 3)
+        return gs_error (GS_ECONFIG,
+                         "%s: 'calibration.grid' must be [from, to, points], "
+                         "got %zu values",
+                         w, x->n);
+      for (i = 0; i < 3; i++)
+        gs_ynode_as_double (x->items[i], "calibration.grid", -1e300, 1e300,
+                            &e->calib_grid[i]);
+      if (!(e->calib_grid[1] > e->calib_grid[0]) || e->calib_grid[2] < 2
+          || e->calib_grid[2] > 1e6
+          || e->calib_grid[2] != (double)(long)e->calib_grid[2])
+        return gs_error (GS_ECONFIG,
+                         "%s: 'calibration.grid' needs from < to and an "
+                         "integer number of points in [2, 1e6]",
+                         w);
+      e->calib_has_grid = 1;
+    }
+  return GS_OK;
+}
+
+static int
+parse_scenario (gs_experiment *e)
+{
+  const gs_ynode *s = e->scenario_node, *x;
+  gs_scenario_opts *o = &e->scenario;
+  char w[512];
+  long v;
+  int rc;
+  gs_ynode_as_long (gs_ynode_get (s, "id"), "scenario.id", 1, 3, &v);
+  gs_scenario_opts_init (o, (gs_scenario_id)v);
+  e->has_scenario = 1;
+  gs_ynode_where (s, w, sizeof w);
+  if ((x = gs_ynode_get (s, "spectra")) != NULL)
+    {
+      gs_ynode_as_long (x, "scenario.spectra", 3, 100000000L, &v);
+      o->n_spectra = (size_t)v;
+    }
+  if ((x = gs_ynode_get (s, "split")) != NULL)
+    {
+      size_t i;
+      double sum = 0;
+      char w2[512];
+      gs_ynode_where (x, w2, sizeof w2);
+      if (x->n != 3)
+        return gs_error (GS_ECONFIG,
+                         "%s: 'scenario.split' needs 3 fractions (train, "
+                         "valid, test), got %zu",
+                         w2, x->n);
+      for (i = 0; i < 3; i++)
+        {
+          gs_ynode_as_double (x->items[i], "scenario.split", 0, 1,
+                              &o->ratio[i]);
+          sum += o->ratio[i];
+        }
+      if (fabs (sum - 1) > 1e-9 || o->ratio[2] <= 0)
+        return gs_error (GS_ECONFIG,
+                         "%s: 'scenario.split' fractions must sum to 1 and "
+                         "the test fraction be > 0 (got %g + %g + %g)",
+                         w2, o->ratio[0], o->ratio[1], o->ratio[2]);
+    }
+  x = gs_ynode_get (s, "source");
+  o->source = (x && strcmp (x->value, "embedded") == 0)
+                  ? GS_SCENARIO_EMBEDDED
+                  : GS_SCENARIO_GAMMABENCH;
+  if ((x = gs_ynode_get (s, "root")) != NULL)
+    {
+      rc = resolve_path (e->dir, x->value, &e->scenario_root);
+      if (rc != GS_OK)
+        return rc;
+      o->root = e->scenario_root;
+    }
+  else if (o->source == GS_SCENARIO_GAMMABENCH)
+    return gs_error (GS_ECONFIG,
+                     "%s: a gammabench scenario needs 'root' (e.g. "
+                     "${GSPEC_DATA:-../../shared/data}/gammabench), or use "
+                     "'source: embedded'",
+                     w);
+  if ((x = gs_ynode_get (s, "seed")) != NULL)
+    {
+      gs_ynode_as_long (x, "scenario.seed", 0, LONG_MAX, &v);
+      o->seed = (uint64_t)v;
+    }
+  else
+    o->seed = gs__mix64 (e->seed ^ 0x5ce7a210ULL);
+  if ((x = gs_ynode_get (s, "max_active")) != NULL)
+    {
+      gs_ynode_as_long (x, "max_active", 0, 64, &v);
+      o->sampler.max_active = (int)v;
+    }
+  if ((x = gs_ynode_get (s, "counts_min")) != NULL)
+    gs_ynode_as_double (x, "counts_min", 1, 1e12, &o->sampler.counts_min);
+  if ((x = gs_ynode_get (s, "counts_max")) != NULL)
+    gs_ynode_as_double (x, "counts_max", 1, 1e12, &o->sampler.counts_max);
+  if ((x = gs_ynode_get (s, "background_min")) != NULL)
+    gs_ynode_as_double (x, "background_min", 0, 1,
+                        &o->sampler.background_min);
+  if ((x = gs_ynode_get (s, "background_max")) != NULL)
+    gs_ynode_as_double (x, "background_max", 0, 1,
+                        &o->sampler.background_max);
+  if (o->sampler.counts_min > o->sampler.counts_max
+      || o->sampler.background_min > o->sampler.background_max)
+    return gs_error (GS_ECONFIG,
+                     "%s: scenario ranges need counts_min <= counts_max and "
+                     "background_min <= background_max",
+                     w);
+  return GS_OK;
 }
 
 int
@@ -401,8 +577,37 @@ gs_experiment_load (const char *path, char *const *overrides,
   if ((n = gs_ynode_get (e->root, "target_fpr")) != NULL)
     gs_ynode_as_double (n, "target_fpr", 1e-6, 0.5, &e->target_fpr);
   e->library = gs_ynode_get (e->root, "library");
-
+  rc = parse_calibration (e);
+  if (rc != GS_OK)
+    goto fail;
+  e->scenario_node = gs_ynode_get (e->root, "scenario");
   n = gs_ynode_get (e->root, "datasets");
+  if (e->scenario_node)
+    {
+      char w[512];
+      if (n)
+        {
+          gs_ynode_where (n, w, sizeof w);
+          rc = gs_error (GS_ECONFIG,
+                         "%s: give either 'scenario' or 'datasets', not "
+                         "both (a scenario defines its train, valid and "
+                         "test sets)",
+                         w);
+          goto fail;
+        }
+      rc = parse_scenario (e);
+      if (rc != GS_OK)
+        goto fail;
+      goto methods;
+    }
+  if (!n || !e->library)
+    {
+      rc = gs_error (GS_ECONFIG,
+                     "%s: missing required key '%s' in 'experiment' (give "
+                     "'library' and 'datasets', or a 'scenario')",
+                     e->path, !e->library ? "library" : "datasets");
+      goto fail;
+    }
   if (n->n == 0)
     {
       char w[512];
@@ -491,6 +696,7 @@ gs_experiment_load (const char *path, char *const *overrides,
         }
     }
 
+methods:
   n = gs_ynode_get (e->root, "methods");
   if (n->kind == GS_YNODE_SCALAR)
     {

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gspec/calibrate.h"
 #include "gspec/library.h"
+#include "gspec/scenario.h"
 #include "gspec/synth.h"
 #include "yamltree.h"
 
@@ -45,7 +47,17 @@ typedef struct gs_experiment
   uint64_t seed;
   int threads;          /* 0: one per online CPU */
   double target_fpr;
-  const gs_ynode *library; /* scalar path or mapping */
+  const gs_ynode *library; /* scalar path or mapping; NULL: the
+                              scenario's known signatures */
+  int has_scenario;       /* scenario: train/valid/test from its tables */
+  gs_scenario_opts scenario; /* root points at scenario_root */
+  char *scenario_root;
+  const gs_ynode *scenario_node;
+  gs_calibrate_mode calib_mode;
+  int calib_per_component;
+  int calib_has_grid;     /* calibration.grid given */
+  double calib_grid[3];   /* from, to, points */
+  const gs_ynode *calibration_node;
   gs_exp_dataset *datasets;
   size_t n_datasets;
   gs_exp_method *methods;

@@ -7,10 +7,14 @@
  *   param <name> <value>            (one per parameter, value to end of line)
  *   library <n_channels> <n_components>
  *   component <index> <name>        (n_components lines)
+ *   setup <seed> <target_fpr>       (optional; default 0 0.01)
+ *   threshold <index> <value>       (optional, calibrated score methods;
+ *                                    every component, inf = not evaluated)
  *   end
  * then, binary little-endian float64: the n_channels + 1 energy edges and
  * the n_channels x n_components signatures, then the method's payload as
  * written by its save callback. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,7 +25,8 @@
 #define GS__MODEL_MAGIC "gspec-model 1"
 
 int
-gs_model_save (const char *path, const gs_method *m, const gs_library *lib)
+gs_model_save (const char *path, const gs_method *m, const gs_library *lib,
+               const gs_model_info *info)
 {
   const gs_method_type *t = gs_method_type_of (m);
   const gs_param_spec *p;
@@ -48,11 +53,19 @@ gs_model_save (const char *path, const gs_method *m, const gs_library *lib)
   fprintf (f, "library %zu %zu\n", lib->n_channels, lib->n_components);
   for (j = 0; j < lib->n_components; j++)
     fprintf (f, "component %zu %s\n", j, lib->names[j]);
+  if (info)
+    {
+      fprintf (f, "setup %llu %.17g\n", info->seed, info->target_fpr);
+      for (j = 0; info->thresholds && j < lib->n_components; j++)
+        fprintf (f, "threshold %zu %.17g\n", j, info->thresholds[j]);
+    }
   fprintf (f, "end\n");
   fwrite (lib->energy_edges, sizeof (double), lib->n_channels + 1, f);
   fwrite (lib->signatures, sizeof (double),
           lib->n_channels * lib->n_components, f);
-  rc = gs_method_save (m, f);
+  /* A method without training (a calibrated score method) has no
+   * payload. */
+  rc = t->save ? gs_method_save (m, f) : GS_OK;
   if (fclose (f) != 0 && rc == GS_OK)
     rc = gs_error (GS_EIO, "cannot write model '%s'", path);
   if (rc == GS_OK && rename (tmp, path) != 0)
@@ -81,8 +94,10 @@ read_line (FILE *f, char *buf, size_t size, const char *path, int lineno)
 
 int
 gs_model_load (const char *path, const gs_registry *reg, gs_method **mout,
-               gs_library **libout)
+               gs_library **libout, gs_model_info *info)
 {
+  double *thr = NULL, target = 0.01;
+  unsigned long long seed = 0;
   FILE *f = fopen (path, "rb");
   char line[1024];
   const gs_method_type *t = NULL;
@@ -182,6 +197,35 @@ gs_model_load (const char *path, const gs_registry *reg, gs_method **mout,
               goto fail;
             }
         }
+      else if (strncmp (line, "setup ", 6) == 0)
+        {
+          char *end;
+          seed = strtoull (line + 6, &end, 10);
+          target = strtod (end, &end);
+          if (*end || !(target > 0 && target < 1))
+            {
+              rc = gs_error (GS_EFORMAT, "model '%s' line %d: bad setup "
+                                         "line",
+                             path, lineno);
+              goto fail;
+            }
+        }
+      else if (strncmp (line, "threshold ", 10) == 0 && lib)
+        {
+          char *end;
+          long idx = strtol (line + 10, &end, 10);
+          double v = strtod (end, &end);
+          if (!thr)
+            thr = malloc ((size_t)ncomp * sizeof (double));
+          if (!thr || idx < 0 || idx >= ncomp || *end || isnan (v))
+            {
+              rc = gs_error (GS_EFORMAT, "model '%s' line %d: bad "
+                                         "threshold line",
+                             path, lineno);
+              goto fail;
+            }
+          thr[idx] = v;
+        }
       else if (strcmp (line, "end") == 0)
         break;
       else
@@ -214,10 +258,11 @@ gs_model_load (const char *path, const gs_registry *reg, gs_method **mout,
   memset (&setup, 0, sizeof setup);
   setup.struct_size = (uint32_t)sizeof setup;
   setup.library = gs_library_as_view (lib);
-  setup.target_fpr = 0.01;
+  setup.target_fpr = target;
+  setup.seed = seed;
   if ((rc = gs_method_alloc (t, params, &setup, &m)) != GS_OK)
     goto fail;
-  if ((rc = gs_method_load (m, f)) != GS_OK)
+  if (t->load && (rc = gs_method_load (m, f)) != GS_OK)
     {
       gs_error_prefix (rc, "model '%s'", path);
       goto fail;
@@ -226,8 +271,17 @@ gs_model_load (const char *path, const gs_registry *reg, gs_method **mout,
   gs_params_free (params);
   *mout = m;
   *libout = lib;
+  if (info)
+    {
+      info->seed = seed;
+      info->target_fpr = target;
+      info->thresholds = thr;
+    }
+  else
+    free (thr);
   return GS_OK;
 fail:
+  free (thr);
   fclose (f);
   gs_params_free (params);
   gs_method_free (m);

@@ -55,6 +55,8 @@ gs_scenario_opts_init (gs_scenario_opts *o, gs_scenario_id id)
   gs_synth_opts_init (&o->sampler);
   o->seed = 0;
   o->root = NULL;
+  o->source = GS_SCENARIO_GAMMABENCH;
+  gs_embedded_opts_init (&o->embedded);
 }
 
 static uint64_t
@@ -117,11 +119,20 @@ gs_scenario_generate (const gs_scenario_opts *o, gs_scenario **out)
                      o->ratio[0], o->ratio[1], o->ratio[2]);
   if (o->n_spectra == 0)
     return gs_error (GS_EINVAL, "scenario: n_spectra must be >= 1");
+  if (o->source != GS_SCENARIO_GAMMABENCH && o->source != GS_SCENARIO_EMBEDDED)
+    return gs_error (GS_EINVAL,
+                     "scenario: library source %d unknown (0 GammaBench "
+                     "data, 1 embedded model)",
+                     (int)o->source);
   s = calloc (1, sizeof *s);
   if (!s)
     return gs_error (GS_ENOMEM, "out of memory");
   s->id = o->id;
   s->seed = o->seed;
+  s->source = o->source;
+  s->embedded = o->embedded;
+  s->embedded.nuclides = NULL; /* set per library: never the caller's */
+  s->embedded.n_nuclides = 0;
   s->names = o->id == GS_SCENARIO_DEFORMATION ? gs__sc_names8 : gs__sc_names9;
   s->n_components = o->id == GS_SCENARIO_DEFORMATION ? 9 : 10;
   s->n_libs = o->id == GS_SCENARIO_DEFORMATION  ? GS__SC_N_THICK
@@ -241,28 +252,19 @@ gs__sc_shifted_background (const char *root, int k, double *col)
                                    GS_SHIFT_ROUND, 0, col);
 }
 
-int
-gs_scenario_library (gs_scenario *s, int lambda, const gs_library **lib)
+/* The GammaBench library of one index, from the data folder. */
+static int
+gs__sc_library_gammabench (gs_scenario *s, int lambda, gs_library **out)
 {
   gs_gammabench_opts go;
   gs_library *l = NULL;
   int rc;
-  if (!s || !lib)
-    return gs_error (GS_EINVAL, "scenario: NULL argument");
-  *lib = NULL;
-  if (lambda < 0 || (size_t)lambda >= s->n_libs)
-    return gs_error (GS_EINVAL,
-                     "scenario %d: library index %d out of range 0..%zu",
-                     (int)s->id, lambda, s->n_libs - 1);
-  if (s->libs[lambda])
-    {
-      *lib = s->libs[lambda];
-      return GS_OK;
-    }
+  *out = NULL;
   if (!s->root)
     return gs_error (GS_EINVAL,
                      "scenario %d: no data folder; set opts.root to the "
-                     "gammabench folder to draw spectra",
+                     "gammabench folder to draw spectra (or use "
+                     "GS_SCENARIO_EMBEDDED, which needs none)",
                      (int)s->id);
   gs_gammabench_opts_init (&go, s->root);
   go.nuclides = s->names + 1;
@@ -293,12 +295,125 @@ gs_scenario_library (gs_scenario *s, int lambda, const gs_library **lib)
   if (rc != GS_OK)
     {
       gs_library_free (l);
-      return gs_error_prefix (rc, "scenario %d, library %d", (int)s->id,
-                              lambda);
+      return rc;
     }
+  *out = l;
+  return GS_OK;
+}
+
+/* The embedded-model library of one index: the steel of the thickness
+ * (scenarios 1, 2) or the gain shift alpha0 of the shift index (scenario
+ * 3).  Both conventions map E to E (1 - alpha0) (see scenario.h), so
+ * alpha0 goes to the model unchanged; the model shifts every column, the
+ * background included. */
+static int
+gs__sc_library_embedded (gs_scenario *s, int lambda, gs_library **out)
+{
+  gs_embedded_opts eo = s->embedded;
+  gs_library *l = NULL;
+  int rc;
+  *out = NULL;
+  eo.nuclides = s->names + 1;
+  eo.n_nuclides = s->n_components - 1;
+  eo.steel_mm = gs_gammabench_thickness_mm[0];
+  eo.gain_shift = 0;
+  if (s->id == GS_SCENARIO_DEFORMATION)
+    eo.steel_mm = gs_gammabench_thickness_mm[lambda];
+  else if (s->id == GS_SCENARIO_GAIN_SHIFT)
+    eo.gain_shift = gs_scenario_shift_alpha (lambda);
+  rc = gs_library_embedded (&eo, &l);
+  if (rc != GS_OK)
+    return rc;
+  free (l->description);
+  if (s->id == GS_SCENARIO_GAIN_SHIFT)
+    l->description = gs__asprintf (
+        "embedded model, steel %g mm, gain shift alpha0 = %.2f (every "
+        "column shifted, background included; analytic 3\"x3\" NaI(Tl), "
+        "FWHM %.3g%% at 662 keV)",
+        eo.steel_mm, eo.gain_shift, 100 * eo.fwhm_662);
+  else
+    l->description = gs__asprintf (
+        "embedded model, steel %g mm (analytic 3\"x3\" NaI(Tl), FWHM "
+        "%.3g%% at 662 keV)",
+        eo.steel_mm, 100 * eo.fwhm_662);
+  if (!l->description)
+    {
+      gs_library_free (l);
+      return gs_error (GS_ENOMEM, "out of memory");
+    }
+  *out = l;
+  return GS_OK;
+}
+
+int
+gs_scenario_library (gs_scenario *s, int lambda, const gs_library **lib)
+{
+  gs_library *l = NULL;
+  int rc;
+  if (!s || !lib)
+    return gs_error (GS_EINVAL, "scenario: NULL argument");
+  *lib = NULL;
+  if (lambda < 0 || (size_t)lambda >= s->n_libs)
+    return gs_error (GS_EINVAL,
+                     "scenario %d: library index %d out of range 0..%zu",
+                     (int)s->id, lambda, s->n_libs - 1);
+  if (s->libs[lambda])
+    {
+      *lib = s->libs[lambda];
+      return GS_OK;
+    }
+  if (s->source == GS_SCENARIO_GAMMABENCH)
+    rc = gs__sc_library_gammabench (s, lambda, &l);
+  else if (s->source == GS_SCENARIO_EMBEDDED)
+    rc = gs__sc_library_embedded (s, lambda, &l);
+  else
+    rc = gs_error (GS_EINVAL,
+                   "scenario: library source %d unknown (0 GammaBench "
+                   "data, 1 embedded model)",
+                   (int)s->source);
+  if (rc != GS_OK)
+    return gs_error_prefix (rc, "scenario %d, library %d", (int)s->id, lambda);
   s->libs[lambda] = l;
   *lib = l;
   return GS_OK;
+}
+
+int
+gs_scenario_reference_library (gs_scenario *s, const gs_library **lib)
+{
+  if (!s || !lib)
+    {
+      if (lib)
+        *lib = NULL;
+      return gs_error (GS_EINVAL, "scenario: NULL argument");
+    }
+  return gs_scenario_library (s, s->id == GS_SCENARIO_GAIN_SHIFT ? 10 : 0, lib);
+}
+
+const char *
+gs_scenario_lambda_title (const gs_scenario *s)
+{
+  if (!s)
+    return NULL;
+  if (s->id == GS_SCENARIO_DEFORMATION)
+    return "steel thickness (mm)";
+  if (s->id == GS_SCENARIO_GAIN_SHIFT)
+    return "gain shift (%)";
+  return NULL;
+}
+
+double
+gs_scenario_lambda_value (const gs_scenario *s, int lambda)
+{
+  if (!s)
+    return NAN;
+  if (s->id == GS_SCENARIO_DEFORMATION && lambda >= 0
+      && lambda < GS__SC_N_THICK)
+    return gs_gammabench_thickness_mm[lambda];
+  if (s->id == GS_SCENARIO_GAIN_SHIFT && lambda >= 0
+      && lambda < GS_SCENARIO_N_SHIFTS)
+    return (double)(lambda - 10);
+  return NAN;
 }
 
 int

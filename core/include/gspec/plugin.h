@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define GS_ABI_MAJOR 1
-#define GS_ABI_MINOR 0
+#define GS_ABI_MINOR 1
 
 /* ---------------------------------------------------------------------- */
 /* Method kinds (bit flags; a method may have several).                   */
@@ -45,6 +45,20 @@ extern "C" {
 #define GS_METHOD_NEEDS_LIBRARY 0x1u /* alloc requires setup->library */
 #define GS_METHOD_STOCHASTIC 0x2u    /* uses the RNG; still seeded and
                                         reproducible from setup->seed */
+/* Since ABI 1.1.  The method's result.score[] is a detection score
+ * (higher = more likely present).  In experiments the host calibrates a
+ * decision threshold on the validation set to the config's target
+ * per-spectrum FPR (gspec/calibrate.h, one routine for every method) and
+ * sets present = score > threshold, replacing the method's own decisions;
+ * `gspec train` stores the threshold in the model file and `gspec analyze
+ * --model` applies it.  Methods without the flag decide for themselves
+ * (statistical tests get the target as setup->target_fpr). */
+#define GS_METHOD_SCORES 0x4u
+/* Since ABI 1.1, with GS_METHOD_SCORES: the background column is scored
+ * and evaluated too (softmax weights of a regression CNN, spec 4.4); its
+ * default grid is linspace (0.001, 0.101, 51) instead of
+ * linspace (0.1, 0.9, 81). */
+#define GS_METHOD_SCORES_BACKGROUND 0x8u
 
 /* ---------------------------------------------------------------------- */
 /* Declarative parameter tables.                                           */

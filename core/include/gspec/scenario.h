@@ -5,7 +5,8 @@
  *     uniformly from its split's thickness indices (the seed-2 split);
  *   3 gain shift: 9 nuclides, one shift index k per spectrum, uniform over
  *     0..20 (alpha0 = -0.10 + 0.01 k, offset 0); the background is shifted
- *     too, with the particle operator of gspec/shift.h.
+ *     too (GammaBench source: with the particle operator of gspec/shift.h;
+ *     embedded source: by the model itself).
  *
  * A scenario is its tables (integer expected counts per component,
  * background first, plus the thickness or shift index per row) and its
@@ -13,7 +14,23 @@
  * split is the Poisson draw of X_row a_i from (seed, split, i), so any
  * spectrum can be drawn on demand in any order.  The exact rows of the
  * original pickles cannot be regenerated (spec 2.4): the distribution is
- * the spec's, the random stream is gspec's. */
+ * the spec's, the random stream is gspec's.
+ *
+ * Libraries come from one of two sources:
+ *   GS_SCENARIO_GAMMABENCH  the GammaBench Geant4 files (opts.root);
+ *   GS_SCENARIO_EMBEDDED    the analytic detector model of gspec/library.h
+ *     (gs_library_embedded), needing no data: scenario 1 uses steel_mm =
+ *     gs_gammabench_thickness_mm[0] (0.001 mm); scenario 2 steel_mm =
+ *     gs_gammabench_thickness_mm[lambda] (the same 96 values, 0.001 to
+ *     30 mm, and the same seed-2 split); scenario 3 steel 0.001 mm and
+ *     gain_shift = gs_scenario_shift_alpha (k), which the model applies
+ *     to every column, the background included.
+ * Sign convention of the gain shift: both GammaBench (spec 1.5, func(E,
+ * alpha) = E (1 - alpha0)) and the embedded model (a deposit E is recorded
+ * at E (1 - alpha)) map E to E (1 - alpha0), so alpha0 is passed to the
+ * model unchanged: k = 0 (alpha0 = -0.10) stretches energies by 1.10 and
+ * moves peaks up (the Cs137 662 keV peak to channel 353, about 728 keV),
+ * k = 20 (alpha0 = +0.10) compresses them by 0.90 (channel 287). */
 #ifndef GSPEC_SCENARIO_H
 #define GSPEC_SCENARIO_H
 
@@ -43,6 +60,13 @@ typedef enum gs_split
 
 #define GS_SCENARIO_N_SHIFTS 21
 
+/* Where the libraries come from (see the top of this file). */
+typedef enum gs_scenario_source
+{
+  GS_SCENARIO_GAMMABENCH = 0,
+  GS_SCENARIO_EMBEDDED = 1
+} gs_scenario_source;
+
 typedef struct gs_scenario_opts
 {
   gs_scenario_id id;
@@ -54,8 +78,14 @@ typedef struct gs_scenario_opts
   uint64_t seed;
   /* Folder holding Simulation_steel_sphere/, drift_data/ and the
    * background (the gammabench folder); may be NULL when only the tables
-   * are needed.  Copied. */
+   * are needed; not used by GS_SCENARIO_EMBEDDED.  Copied. */
   const char *root;
+  gs_scenario_source source; /* default GS_SCENARIO_GAMMABENCH */
+  /* Base detector options of GS_SCENARIO_EMBEDDED (grid, resolution);
+   * default gs_embedded_opts_init.  Its nuclides, n_nuclides, steel_mm
+   * and gain_shift are ignored: every library gets the scenario's
+   * nuclides and the steel and shift of its thickness or shift index. */
+  gs_embedded_opts embedded;
 } gs_scenario_opts;
 
 void gs_scenario_opts_init (gs_scenario_opts *o, gs_scenario_id id);
@@ -71,6 +101,9 @@ typedef struct gs_scenario
   int *lambda[3];           /* per row: thickness index (2), shift index
                                (3); NULL for scenario 1 */
   char *root;               /* copy of opts.root or NULL */
+  gs_scenario_source source;
+  gs_embedded_opts embedded; /* copy of opts.embedded; nuclides NULL (set
+                                to names + 1 when a library is built) */
   gs_library **libs;        /* cache: [96] thickness or [21] shift or [1];
                                entries NULL until loaded */
   size_t n_libs;
@@ -82,7 +115,8 @@ typedef struct gs_scenario
 int gs_scenario_generate (const gs_scenario_opts *o, gs_scenario **out);
 void gs_scenario_free (gs_scenario *s);
 
-/* Loads (once) every library the tables refer to, from s->root.  After it,
+/* Loads (once) every library the tables refer to, from s->root or the
+ * embedded model (96 thickness or 21 shift libraries at most).  After it,
  * gs_scenario_spectrum only reads s and may run from several threads. */
 int gs_scenario_load_libraries (gs_scenario *s);
 
@@ -90,7 +124,23 @@ int gs_scenario_load_libraries (gs_scenario *s);
  * 0 for scenario 1), loading it into the cache on first use. */
 int gs_scenario_library (gs_scenario *s, int lambda, const gs_library **lib);
 
-/* Writes spectrum i of a split (Poisson counts, 1024 channels) into y.
+/* The library methods use by default, the "known signatures": scenario 1
+ * its only library, scenario 2 thickness index 0 (0.001 mm), scenario 3
+ * shift index 10 (alpha0 = 0).  Loads it into the cache on first use. */
+int gs_scenario_reference_library (gs_scenario *s, const gs_library **lib);
+
+/* What lambda (the thickness or shift index of a row) stands for:
+ * "steel thickness (mm)" (scenario 2), "gain shift (%)" (scenario 3), NULL
+ * for scenario 1 (no lambda). */
+const char *gs_scenario_lambda_title (const gs_scenario *s);
+
+/* The value of lambda in those units: gs_gammabench_thickness_mm[lambda]
+ * (scenario 2) or 100 alpha0 = lambda - 10 (scenario 3, exact).  NAN for
+ * scenario 1, a NULL s or lambda out of range. */
+double gs_scenario_lambda_value (const gs_scenario *s, int lambda);
+
+/* Writes spectrum i of a split (Poisson counts) into y: 1024 channels, or
+ * opts.embedded.n_channels for the embedded source (1024 by default).
  * Loads the row's library on first use (not thread-safe then: call
  * gs_scenario_load_libraries first for concurrent draws). */
 int gs_scenario_spectrum (gs_scenario *s, gs_split split, size_t i,

@@ -22,6 +22,8 @@ static const char *usage_main
       "  methods   list registered methods, or describe one\n"
       "  analyze   run one method on spectra and write its predictions\n"
       "  run       run an experiment config and write a report\n"
+      "  train     train a config's trainable methods, write model files\n"
+      "  generate  write a config's datasets as labelled sets\n"
       "\n"
       "Run 'gspec <command> --help' for a command's options.\n"
       "Plugins are searched in $GSPEC_PLUGIN_PATH (colon-separated), then\n"
@@ -54,19 +56,59 @@ static const char *usage_analyze
       "  --quiet          no progress bar\n"
       "  -h, --help       this help\n";
 
-static const char *usage_run
+static const char *usage_run_
     = "usage: gspec run CONFIG.yaml [--set key.path=value]... [--out DIR]\n"
-      "                 [--threads N] [--quiet]\n"
+      "                 [--threads N] [--quiet] [--fresh] [--in-process]\n"
       "\n"
-      "Runs an experiment: library, datasets, methods, metrics. Writes\n"
-      "DIR/results.json, DIR/summary.md and DIR/predictions/<id>.csv and\n"
-      "prints the summary table.\n"
-      "  --set k=v     override a config value (e.g. --set seed=7,\n"
-      "                --set datasets.0.generate.n=100); repeatable\n"
-      "  --out DIR     output folder (default: outputs.dir of the config)\n"
-      "  --threads N   worker threads (default: config, else one per CPU)\n"
-      "  --quiet       no progress bar\n"
-      "  -h, --help    this help\n";
+      "Runs an experiment: library, datasets (or a GammaBench scenario),\n"
+      "methods, metrics.  Every method sees the same train, validation\n"
+      "and test spectra; trainable methods train on train; score methods\n"
+      "get their threshold calibrated on validation to target_fpr.  Each\n"
+      "method runs in its own process: a crash fails that method only.\n"
+      "Writes DIR/results.json, DIR/summary.md (tables laid out like the\n"
+      "benchmark paper's), DIR/tables/*.csv, DIR/plots/ (gnuplot SVG and\n"
+      "PNG with their data and scripts), DIR/predictions/<id>.csv,\n"
+      "DIR/models/<id>.gsm and DIR/checkpoints/.  Running the same command\n"
+      "again (e.g. after an interruption) reuses every finished method.\n"
+      "  --set k=v      override a config value (e.g. --set seed=7,\n"
+      "                 --set scenario.spectra=5000); repeatable\n"
+      "  --out DIR      output folder (default: outputs.dir of the config)\n"
+      "  --threads N    worker threads (default: config, else one per CPU);\n"
+      "                 the numbers are the same at any thread count\n"
+      "  --fresh        recompute every method, ignoring checkpoints\n"
+      "  --in-process   run methods in this process (for debuggers)\n"
+      "  --quiet        no progress bar, no summary on stdout\n"
+      "  -h, --help     this help\n";
+
+static const char *usage_train
+    = "usage: gspec train CONFIG.yaml [--method ID] [--out DIR]\n"
+      "                   [--set key.path=value]... [--threads N] [--quiet]\n"
+      "\n"
+      "Trains the config's trainable methods on its train set (validation\n"
+      "set for early stopping), calibrates score methods' thresholds on\n"
+      "the validation set, and writes DIR/models/<id>.gsm, which\n"
+      "'gspec analyze --model' loads.\n"
+      "  --method ID    only this method (a score method without training\n"
+      "                 is then calibrated and saved too)\n"
+      "  --out DIR      output folder (default: outputs.dir of the config)\n"
+      "  --set k=v      override a config value; repeatable\n"
+      "  --threads N    worker threads\n"
+      "  --in-process   train in this process\n"
+      "  --quiet        no progress bar\n"
+      "  -h, --help     this help\n";
+
+static const char *usage_generate
+    = "usage: gspec generate CONFIG.yaml [--out DIR] [--set k=v]...\n"
+      "\n"
+      "Draws the config's datasets (a scenario's train, valid and test\n"
+      "splits, or its generated sets) and writes each as a labelled set:\n"
+      "DIR/spectra/<name>.counts.npy + <name>.meta.csv with the labels,\n"
+      "the true counts (counts_<component>) and, for scenarios 2 and 3,\n"
+      "the thickness or gain shift of every spectrum.\n"
+      "  --out DIR      output folder (default: outputs.dir of the config)\n"
+      "  --set k=v      override a config value; repeatable\n"
+      "  --quiet        no progress bar\n"
+      "  -h, --help     this help\n";
 
 static int
 is_help (const char *a)
@@ -225,7 +267,9 @@ cmd_analyze (int argc, char **argv)
   gs_predictions *pred = NULL;
   void *pblock = NULL;
   const gs_method_type *t;
+  gs_model_info minfo;
   memset (&sds, 0, sizeof sds);
+  memset (&minfo, 0, sizeof minfo);
   if (!params)
     return fail (GS_ENOMEM);
   for (k = 1; k < argc; k++)
@@ -303,7 +347,7 @@ cmd_analyze (int argc, char **argv)
   gs_registry_load_default (reg);
   if (model)
     {
-      if ((rc = gs_model_load (model, reg, &m, &lib)) != GS_OK)
+      if ((rc = gs_model_load (model, reg, &m, &lib, &minfo)) != GS_OK)
         goto out;
       t = gs_method_type_of (m);
       if (method && strcmp (method, t->id) != 0)
@@ -391,6 +435,8 @@ cmd_analyze (int argc, char **argv)
   ds = gs_spectra_ds_dataset (&sds);
   if ((rc = gs_engine_analyze (m, &ds, threads, "analyze", &pred)) != GS_OK)
     goto out;
+  if (minfo.thresholds)
+    gs_predictions_apply_thresholds (pred, minfo.thresholds);
   if (!output)
     {
       char tmpl[] = "/tmp/gspec-analyze-XXXXXX";
@@ -429,6 +475,7 @@ cmd_analyze (int argc, char **argv)
       exit_code = 1;
     }
 out:
+  free (minfo.thresholds);
   gs_predictions_free (pred);
   gs_spectra_ds_fini (&sds);
   gs_spectra_free (sp);
@@ -443,13 +490,19 @@ out:
 }
 
 static int
-cmd_run (int argc, char **argv)
+cmd_run (int argc, char **argv, gs_run_mode mode)
 {
   gs_run_opts o;
   char **sets = calloc ((size_t)argc, sizeof (char *));
+  const char *usage_run = mode == GS_RUN_TRAIN      ? usage_train
+                          : mode == GS_RUN_GENERATE ? usage_generate
+                                                    : usage_run_;
+  const char *cmd = mode == GS_RUN_TRAIN      ? "train"
+                    : mode == GS_RUN_GENERATE ? "generate"
+                                              : "run";
   int k, rc;
-  memset (&o, 0, sizeof o);
-  o.threads = -1;
+  gs_run_opts_init (&o);
+  o.mode = mode;
   if (!sets)
     return fail (GS_ENOMEM);
   o.overrides = sets;
@@ -486,8 +539,9 @@ cmd_run (int argc, char **argv)
           long t2;
           if (!v || gs__parse_long (v, &t2) != GS_OK || t2 < 0 || t2 > 1024)
             {
-              fprintf (stderr, "gspec run: --threads needs an integer in "
-                               "[0, 1024]\n");
+              fprintf (stderr, "gspec %s: --threads needs an integer in "
+                               "[0, 1024]\n",
+                       cmd);
               free (sets);
               return 2;
             }
@@ -495,9 +549,21 @@ cmd_run (int argc, char **argv)
         }
       else if (strcmp (a, "--quiet") == 0)
         o.quiet = 1;
+      else if (strcmp (a, "--fresh") == 0 && mode == GS_RUN_EVALUATE)
+        o.fresh = 1;
+      else if (strcmp (a, "--in-process") == 0 && mode != GS_RUN_GENERATE)
+        o.in_process = 1;
+      else if (opt_is (a, "--method") && mode == GS_RUN_TRAIN)
+        {
+          if (!(o.method = opt_value (argc, argv, &k, "--method")))
+            {
+              free (sets);
+              return 2;
+            }
+        }
       else if (a[0] == '-')
         {
-          fprintf (stderr, "gspec run: unknown option '%s'\n%s", a,
+          fprintf (stderr, "gspec %s: unknown option '%s'\n%s", cmd, a,
                    usage_run);
           free (sets);
           return 2;
@@ -506,15 +572,15 @@ cmd_run (int argc, char **argv)
         o.config = a;
       else
         {
-          fprintf (stderr, "gspec run: one config only ('%s' is extra)\n%s",
-                   a, usage_run);
+          fprintf (stderr, "gspec %s: one config only ('%s' is extra)\n%s",
+                   cmd, a, usage_run);
           free (sets);
           return 2;
         }
     }
   if (!o.config)
     {
-      fprintf (stderr, "gspec run: missing CONFIG.yaml\n%s", usage_run);
+      fprintf (stderr, "gspec %s: missing CONFIG.yaml\n%s", cmd, usage_run);
       free (sets);
       return 2;
     }
@@ -561,7 +627,11 @@ main (int argc, char **argv)
   if (strcmp (argv[1], "analyze") == 0)
     return cmd_analyze (argc - 1, argv + 1);
   if (strcmp (argv[1], "run") == 0)
-    return cmd_run (argc - 1, argv + 1);
+    return cmd_run (argc - 1, argv + 1, GS_RUN_EVALUATE);
+  if (strcmp (argv[1], "train") == 0)
+    return cmd_run (argc - 1, argv + 1, GS_RUN_TRAIN);
+  if (strcmp (argv[1], "generate") == 0)
+    return cmd_run (argc - 1, argv + 1, GS_RUN_GENERATE);
   fprintf (stderr, "gspec: unknown command '%s'\n\n%s", argv[1], usage_main);
   return 2;
 }
