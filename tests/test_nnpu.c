@@ -7,6 +7,7 @@
 #include "gspec/core.h"
 #include "gspec/library.h"
 #include "gspec/poisson.h"
+#include "gspec/scenario.h"
 #include "test_util.h"
 #include "util.h"
 
@@ -209,6 +210,61 @@ test_uncovered_channel (void)
   gs_poisson_ws_free (w);
 }
 
+/* Two scenario-1 spectra on which an earlier Newton stopping rule looped
+ * at the rounding level of the objective (decrement 3e-14, f ~ 1) until
+ * max_iter: they must converge in a few iterations, to a point where the
+ * KKT conditions hold (gradient ~0 on the free set, >= 0 at zero). */
+static void
+test_rounding_level_convergence (void)
+{
+  const char *data = gs_test_data_dir ("nnpu/rounding-level convergence");
+  static const size_t rows[2] = { 18821, 21637 };
+  gs_scenario_opts o;
+  gs_scenario *s = NULL;
+  const gs_library *lib;
+  gs_poisson_ws *w;
+  double y[1024], a[16], mu[1024];
+  char *root;
+  size_t r, i, j, K;
+  if (!data)
+    return;
+  root = gs__path_join (data, "gammabench");
+  gs_scenario_opts_init (&o, GS_SCENARIO_KNOWN);
+  o.seed = 14017000347531892834ULL; /* configs/scenario1.yaml's */
+  o.root = root;
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_generate (&o, &s), GS_OK);
+  CU_ASSERT_EQUAL_FATAL (gs_scenario_reference_library (s, &lib), GS_OK);
+  K = lib->n_components;
+  w = gs_poisson_ws_alloc (1024, K);
+  for (r = 0; r < 2; r++)
+    {
+      gs_nnpu_info info;
+      CU_ASSERT_EQUAL (gs_scenario_spectrum (s, GS_SPLIT_TEST, rows[r], y),
+                       GS_OK);
+      CU_ASSERT_EQUAL (gs_nnpu (w, lib->signatures, K, 1024, NULL, K, y,
+                                NULL, a, &info),
+                       GS_OK);
+      CU_ASSERT (info.iterations < 50);
+      for (i = 0; i < 1024; i++)
+        {
+          mu[i] = 0;
+          for (j = 0; j < K; j++)
+            mu[i] += lib->signatures[i * K + j] * a[j];
+        }
+      for (j = 0; j < K; j++)
+        {
+          double g = 0; /* d f / d a_j = sum_i X_ij (1 - y_i / mu_i) */
+          for (i = 0; i < 1024; i++)
+            g += lib->signatures[i * K + j]
+                 * (1 - (y[i] > 0 ? y[i] / mu[i] : 0));
+          CU_ASSERT (a[j] > 0 ? fabs (g) < 1e-6 : g > -1e-6);
+        }
+    }
+  gs_poisson_ws_free (w);
+  gs_scenario_free (s);
+  free (root);
+}
+
 void gs_test_register_nnpu (void);
 void
 gs_test_register_nnpu (void)
@@ -220,4 +276,6 @@ gs_test_register_nnpu (void)
   CU_add_test (s, "newton equals EM fixed point", test_newton_matches_em);
   CU_add_test (s, "divergence", test_divergence);
   CU_add_test (s, "uncovered channel", test_uncovered_channel);
+  CU_add_test (s, "convergence at the rounding level",
+               test_rounding_level_convergence);
 }

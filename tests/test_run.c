@@ -274,8 +274,12 @@ test_resume_after_kill (void)
   CU_ASSERT (file_exists (out, "checkpoints/unmixing.nnpu.ckpt"));
   CU_ASSERT (!file_exists (out, "checkpoints/test.sleep.ckpt"));
   CU_ASSERT (!file_exists (out, "results.json"));
+  /* A temporary file of a dead writer is cleaned up on resume. */
+  free (gs_test_write (out, "checkpoints/test.sleep.ckpt.tmp.999999999",
+                       "partial"));
   /* The same command again resumes and finishes. */
   CU_ASSERT_EQUAL (run_cfg (cfg, out, 1, 0), GS_OK);
+  CU_ASSERT (!file_exists (out, "checkpoints/test.sleep.ckpt.tmp.999999999"));
   res = slurp (out, "results.json");
   GS_ASSERT_CONTAINS (res, "\"unmixing.nnpu\", \"plugin_version\"");
   GS_ASSERT_CONTAINS (res, "\"status\": \"ok\", \"resumed\": true");

@@ -239,9 +239,9 @@ gs_nnpu (gs_poisson_ws *w, const double *X, size_t ldx, size_t n_channels,
   f = objective (w, m, k, a, w->mu);
   for (it = 0; it < opts->max_iter; it++)
     {
-      size_t nf = 0, q, r2;
+      size_t nf = 0, nb, q, r2;
       int info_lapack = 0, n_int, ok_step = 0;
-      double dec = 0, t;
+      double dec = 0, t, eps;
       for (p = 0; p < m; p++)
         w->r[p] = w->yp[p] / w->mu[p];
       /* g = c - Xp^T r */
@@ -249,15 +249,36 @@ gs_nnpu (gs_poisson_ws *w, const double *X, size_t ldx, size_t n_channels,
                    (int)k, w->r, 1, 0.0, w->g, 1);
       for (j = 0; j < k; j++)
         w->g[j] += w->c[j];
+      /* Bertsekas' epsilon-active set: a variable near its bound with a
+       * gradient pushing it there is not in the Newton system but is moved
+       * to the bound along the arc; without it the iteration can zigzag
+       * forever on a tiny positive coefficient.  eps is the size of the
+       * projected-gradient step, capped. */
+      eps = 0;
+      for (j = 0; j < k; j++)
+        if (!(opts->fixed && opts->fixed[j]))
+          {
+            double pj = a[j] - (a[j] - w->g[j] > 0 ? a[j] - w->g[j] : 0);
+            eps += pj * pj;
+          }
+      eps = sqrt (eps);
+      if (eps > 1e-3)
+        eps = 1e-3;
+      nb = 0;
       for (j = 0; j < k; j++)
         {
           if (opts->fixed && opts->fixed[j])
             continue;
           if (a[j] <= 0 && w->g[j] >= 0)
             continue; /* active bound */
+          if (a[j] <= eps && w->g[j] > 0)
+            {
+              w->freeidx[k - 1 - nb++] = j; /* to the bound */
+              continue;
+            }
           w->freeidx[nf++] = j;
         }
-      if (nf == 0)
+      if (nf == 0 && nb == 0)
         {
           converged = 1;
           break;
@@ -318,7 +339,17 @@ gs_nnpu (gs_poisson_ws *w, const double *X, size_t ldx, size_t n_channels,
         }
       for (q = 0; q < nf; q++)
         dec -= w->g[w->freeidx[q]] * w->d[q];
-      if (dec <= 2.0 * opts->tol * (1.0 + fabs (f)))
+      for (q = 0; q < nb; q++)
+        {
+          j = w->freeidx[k - 1 - q];
+          dec += w->g[j] * a[j];
+        }
+      /* Converged when the Newton decrement is below the tolerance, or
+       * below the rounding level of the objective, whose terms are of the
+       * size of the total counts (a tighter test can loop forever on
+       * steps that change f by nothing). */
+      if (dec <= 2.0 * opts->tol * (1.0 + fabs (f))
+          || dec <= 1e-14 * (1.0 + ysum))
         {
           converged = 1;
           break;
@@ -334,6 +365,12 @@ gs_nnpu (gs_poisson_ws *w, const double *X, size_t ldx, size_t n_channels,
               w->a_try[j] = a[j] + t * w->d[q];
               if (w->a_try[j] < 0)
                 w->a_try[j] = 0;
+              slope += w->g[j] * (w->a_try[j] - a[j]);
+            }
+          for (q = 0; q < nb; q++)
+            {
+              j = w->freeidx[k - 1 - q];
+              w->a_try[j] = a[j] * (1.0 - t);
               slope += w->g[j] * (w->a_try[j] - a[j]);
             }
           if (!forward (w, m, k, w->a_try, w->mu_try))

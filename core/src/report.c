@@ -280,8 +280,6 @@ validate (const gs_report_input *in, gs__buf *md, gs__buf *json)
       if (in->truth && in->truth_is_counts && (m->kinds & GS_KIND_QUANTIFY)
           && !m->counts)
         return gs_error (GS_EINVAL, "report: method %s: no counts", m->id);
-      if (m->calibrated && !m->thresholds)
-        return gs_error (GS_EINVAL, "report: method %s: no thresholds", m->id);
     }
   return GS_OK;
 }
@@ -715,7 +713,7 @@ md_calibration (const rep *r, gs__buf *md)
       double lo = INFINITY, hi = -INFINITY;
       if (!s->calibrated || s->failed)
         continue;
-      for (k = 0; k < r->K; k++)
+      for (k = 0; s->thresholds && k < r->K; k++)
         if (isfinite (s->thresholds[k]))
           {
             lo = fmin (lo, s->thresholds[k]);
@@ -1564,7 +1562,7 @@ json_method (const rep *r, const rep_method *rm, gs__buf *b)
       gs__buf_puts (b, ", \"calibration\": {\"mode\": ");
       gs__buf_json_string (b, s->calib_mode ? s->calib_mode : "");
       gs__buf_puts (b, ", \"thresholds\": {");
-      for (k = 0; k < r->K; k++)
+      for (k = 0; s->thresholds && k < r->K; k++)
         {
           gs__buf_puts (b, k ? ", " : "");
           json_key (b, comp_name (r, k));

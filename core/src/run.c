@@ -10,6 +10,7 @@
  * seed, target, calibration) still matches. */
 #include "run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -1264,6 +1265,35 @@ generate (run_ctx *c)
   return rc;
 }
 
+/* Removes the temporary files (NAME.tmp.PID) that a killed run left in
+ * dir, unless their process still runs. */
+static void
+remove_stale_temporaries (const char *dir)
+{
+  DIR *d = opendir (dir);
+  struct dirent *ent;
+  if (!d)
+    return;
+  while ((ent = readdir (d)) != NULL)
+    {
+      const char *t = strstr (ent->d_name, ".tmp.");
+      char *end;
+      long pid;
+      if (!t)
+        continue;
+      pid = strtol (t + 5, &end, 10);
+      if (*end || pid <= 0 || (kill ((pid_t)pid, 0) == 0 || errno != ESRCH))
+        continue;
+      {
+        char *p = gs__path_join (dir, ent->d_name);
+        if (p)
+          remove (p);
+        free (p);
+      }
+    }
+  closedir (d);
+}
+
 /* One method: from its checkpoint when it matches, else computed. */
 static void
 do_method (run_ctx *c, run_method *r)
@@ -1361,6 +1391,7 @@ gs_run (const gs_run_opts *o)
       rc = sub ? rc : GS_ENOMEM;
       goto done;
     }
+  remove_stale_temporaries (sub);
   if (c.e->write_spectra && o->mode == GS_RUN_EVALUATE)
     {
       char *sdir = gs__path_join (c.out_dir, "spectra");
