@@ -80,25 +80,6 @@ metrics_of (const char *dir)
   if (!strstr (t, "\"report\": "))
     gs__buf_puts (&b, "(no report)");
   out = gs__strdup (b.data ? b.data : "");
-  /* where the results came from is not a metric */
-  {
-    const char *from = "\"status\": \"resumed\"";
-    gs__buf c;
-    const char *q = out, *hit;
-    gs__buf_init (&c);
-    gs__buf_puts (&c, "");
-    while (q && (hit = strstr (q, from)) != NULL)
-      {
-        gs__buf_append (&c, q, (size_t)(hit - q));
-        gs__buf_puts (&c, "\"status\": \"ok\"");
-        q = hit + strlen (from);
-      }
-    if (q)
-      gs__buf_puts (&c, q);
-    free (out);
-    out = gs__strdup (c.data);
-    gs__buf_fini (&c);
-  }
   gs__buf_fini (&b);
   free (t);
   return out;

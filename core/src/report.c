@@ -1536,10 +1536,10 @@ json_method (const rep *r, const rep_method *rm, gs__buf *b)
   size_t k;
   gs__buf_puts (b, "{\"id\": ");
   gs__buf_json_string (b, s->id);
+  /* Whether the results came from a checkpoint is in results.json's
+   * methods list, not here: the report holds only what was measured. */
   gs__buf_printf (b, ", \"status\": \"%s\", \"error\": ",
-                  s->failed    ? "failed"
-                  : s->resumed ? "resumed"
-                               : "ok");
+                  s->failed ? "failed" : "ok");
   if (s->failed)
     gs__buf_json_string (b, s->error ? s->error : "unknown error");
   else
