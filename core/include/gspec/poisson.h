@@ -35,12 +35,17 @@ gs_poisson_ws *gs_poisson_ws_place (void *mem, size_t n_channels,
 typedef struct gs_nnpu_opts
 {
   int max_iter;       /* Newton iterations (default 200) */
-  double tol;         /* stop when the Newton decrement lambda^2 / 2 is
-                         below tol * (1 + |f|) (default 1e-15) */
+  double tol;         /* stop when the Newton decrement lambda^2 is below
+                         2 max (tol, 5e-15) (1 + sum y): the objective's
+                         rounding level (default 1e-15) */
   const unsigned char *fixed; /* optional, per selected column: 1 keeps
                                  the start value (spec: estimed_aMVP = 0
                                  fixes column 0) */
   int warm_start;     /* 1: a holds a start point (entries >= 0) */
+  int init_new;       /* with warm_start: columns starting at 0 start
+                         instead at their weighted least-squares value
+                         given the others (faster from a nested
+                         support; the same optimum) */
 } gs_nnpu_opts;
 
 typedef struct gs_nnpu_info
@@ -61,6 +66,28 @@ int gs_nnpu (gs_poisson_ws *w, const double *X, size_t ldx,
              size_t n_channels, const size_t *cols, size_t n_cols,
              const double *y, const gs_nnpu_opts *opts, double *a,
              gs_nnpu_info *info);
+
+/* Many fits of one spectrum (model selection): gs_poisson_prepare
+ * compacts the channels with counts of all n_cols columns of X once;
+ * gs_nnpu_prepared then fits any column subset cols[0..k) (indices into
+ * the prepared columns; NULL: 0..k-1) with the same contract as gs_nnpu,
+ * its info->loss being the divergence D of spec 3.1 (without the 1e-16
+ * inside the logarithm).  The prepared state stays valid until the next
+ * gs_poisson_prepare or gs_nnpu on w. */
+int gs_poisson_prepare (gs_poisson_ws *w, const double *X, size_t ldx,
+                        size_t n_channels, size_t n_cols, const double *y);
+int gs_nnpu_prepared (gs_poisson_ws *w, const size_t *cols, size_t k,
+                      const gs_nnpu_opts *opts, double *a,
+                      gs_nnpu_info *info);
+/* D of spec 3.1 for weights a on the prepared columns cols[0..k). */
+double gs_poisson_prepared_loss (const gs_poisson_ws *w, const size_t *cols,
+                                 size_t k, const double *a);
+/* g[j] = dD/da for the prepared columns cand[0..n_cand) at the point a on
+ * cols[0..k): sum_i X_i,cand[j] (1 - y_i / mu_i).  GS_EBADDATA when a
+ * channel with counts has mu = 0. */
+int gs_poisson_gradient (gs_poisson_ws *w, const size_t *cols, size_t k,
+                         const double *a, const size_t *cand,
+                         size_t n_cand, double *g);
 
 /* The reference EM / multiplicative updates of spec section 3.2, exactly:
  * a <- a * X^T (y / X a) from a0 (ones/N when a0 is NULL), stopping when
