@@ -1,28 +1,136 @@
 #!/usr/bin/env bash
 # Benchmarks against the reference implementations, single thread.
-#   bash bench/run.sh [BUILD_DIR] [N]
+#   bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift]
 # Prints ms/spectrum for gspec and for the reference algorithm (a Python
-# transcription of the authors' code, run with Debian's python3-numpy when
-# present) on identical spectra, and the ratio.
+# transcription of the authors' code, run with Debian's python3-numpy /
+# python3-scipy when present) on identical spectra, and the ratio; for
+# P-OMP also the agreement of the identified sets.
+#   nnpu        N mixtures (default 2000) from the spec 2.1 sampler
+#   pomp        unmixing.pomp, alpha 0.01, turn 2, on N (default 1000)
+#               scenario-1 mixtures; the reference runs on the first
+#               PY_N (default 200) of them
+#   pomp-shift  unmixing.pomp-shift option 0 on the first N (default 100)
+#               spectra of scenario 3's test split (reference on all N)
+# N empty or "-" keeps each part's default.  The GammaBench library is
+# used when ${GSPEC_DATA:-../shared/data}/gammabench exists, the embedded
+# one otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-n=${2:-2000}
-cmake --build "$build" --target gspec_bench_nnpu -j2 >/dev/null
+narg=${2:--}
+what=${3:-all}
+case $what in
+  all|nnpu|pomp|pomp-shift) ;;
+  *) echo "usage: bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift]" >&2
+     exit 2 ;;
+esac
+size() { if [ "$narg" = - ]; then echo "$1"; else echo "$narg"; fi; }
+want() { [ "$what" = all ] || [ "$what" = "$1" ]; }
+targets=()
+want nnpu && targets+=(gspec_bench_nnpu)
+{ want pomp || want pomp-shift; } && targets+=(gspec_bench_pomp)
+cmake --build "$build" --target "${targets[@]}" -j2 >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-lib=configs/libraries/gammabench-s1.yaml
-[ -d "${GSPEC_DATA:-../shared/data}/gammabench" ] || lib=configs/libraries/embedded.yaml
-echo "== NNPU, library $lib, $n spectra (spec 2.1 sampler, seed 1)"
-"$build/bench/gspec_bench_nnpu" "$lib" "$n" 1 "$tmp/y.npy" | tee "$tmp/c.txt"
+data="${GSPEC_DATA:-../shared/data}/gammabench"
+have_data=0
+[ -d "$data" ] && have_data=1
 py=/usr/bin/python3
-if "$py" -c 'import numpy' 2>/dev/null; then
-  "$py" bench/reference_nnpu.py "$tmp/y.npy.library.npy" "$tmp/y.npy" \
-    "$tmp/y.npy.counts.txt" | tee "$tmp/py.txt"
-  c=$(awk '/^NEWTON_MS/{print $2}' "$tmp/c.txt")
-  p=$(awk '/^PY_MS/{print $2}' "$tmp/py.txt")
-  awk -v c="$c" -v p="$p" 'BEGIN{printf "ratio reference(Python)/gspec: %.0fx\n", p/c}'
-else
-  echo "python3-numpy not installed: Python reference skipped"
+have_py=0
+"$py" -c 'import numpy, scipy' 2>/dev/null && have_py=1
+bp="$build/bench/gspec_bench_pomp"
+ratio() {
+  awk -v c="$1" -v p="$2" \
+    'BEGIN{ if (c > 0) printf "ratio reference(Python)/gspec: %.0fx\n", p/c }'
+}
+
+if want nnpu; then
+  n=$(size 2000)
+  lib=configs/libraries/gammabench-s1.yaml
+  [ $have_data = 1 ] || lib=configs/libraries/embedded.yaml
+  echo "== NNPU, library $lib, $n spectra (spec 2.1 sampler, seed 1)"
+  "$build/bench/gspec_bench_nnpu" "$lib" "$n" 1 "$tmp/y.npy" | tee "$tmp/c.txt"
+  if "$py" -c 'import numpy' 2>/dev/null; then
+    "$py" bench/reference_nnpu.py "$tmp/y.npy.library.npy" "$tmp/y.npy" \
+      "$tmp/y.npy.counts.txt" | tee "$tmp/py.txt"
+    c=$(awk '/^NEWTON_MS/{print $2}' "$tmp/c.txt")
+    p=$(awk '/^PY_MS/{print $2}' "$tmp/py.txt")
+    ratio "$c" "$p"
+  else
+    echo "python3-numpy not installed: Python reference skipped"
+  fi
+fi
+
+# time_method NAME METHOD Y.npy OUT.json SOURCE... -- OPTIONS...: runs
+# gspec's method; returns 1 (with a note) when its plugin is not built.
+time_method() {
+  local rc=0
+  "$bp" time "$@" > "$tmp/gs.txt" 2> "$tmp/gs.err" || rc=$?
+  if [ $rc = 3 ]; then
+    echo "gspec: $2 not available (plugin not built): gspec side skipped"
+    return 1
+  elif [ $rc != 0 ]; then
+    cat "$tmp/gs.err" >&2
+    exit $rc
+  fi
+  cat "$tmp/gs.txt"
+}
+
+if want pomp; then
+  n=$(size 1000)
+  npy=$(( n < ${PY_N:-200} ? n : ${PY_N:-200} ))
+  if [ $have_data = 1 ]; then
+    src=(--yaml configs/libraries/gammabench-s1.yaml)
+  else
+    src=(--yaml configs/libraries/embedded.yaml)
+  fi
+  echo "== P-OMP (alpha 0.01, turn 2), library ${src[1]}, $n spectra" \
+       "(spec 2.1 sampler, seed 1); reference on the first $npy"
+  "$bp" draw "$tmp/p.npy" "$n" 1 "${src[@]}" >/dev/null
+  c=
+  if time_method unmixing.pomp "$tmp/p.npy" "$tmp/p-gs.json" "${src[@]}" \
+       --fpr 0.01 --param turn=2; then
+    c=$(awk '/^GSPEC_MS/{print $2}' "$tmp/gs.txt")
+  fi
+  if [ $have_py = 1 ]; then
+    "$py" bench/reference_pomp.py pomp "$tmp/p.npy.lib.npy" "$tmp/p.npy" \
+      "$tmp/p-py.json" --alpha 0.01 --turn 2 --n "$npy" | tee "$tmp/py.txt"
+    p=$(awk '/^PY_MS/{print $2}' "$tmp/py.txt")
+    if [ -n "$c" ]; then
+      ratio "$c" "$p"
+      "$py" bench/reference_pomp.py compare "$tmp/p-gs.json" "$tmp/p-py.json"
+    fi
+  else
+    echo "python3-numpy/scipy not installed: Python reference skipped"
+  fi
+fi
+
+if want pomp-shift; then
+  n=$(size 100)
+  if [ $have_data = 1 ]; then
+    src=(--scenario "$data" 3 -1)
+  else
+    src=(--scenario embedded 3 -1)
+  fi
+  echo "== P-OMP with gain shift (option 0, alpha 0.01, turn 2), scenario 3" \
+       "test split, first $n spectra, reference library (shift index 10)"
+  "$bp" draw "$tmp/s.npy" "$n" 1 "${src[@]}" >/dev/null
+  c=
+  if time_method unmixing.pomp-shift "$tmp/s.npy" "$tmp/s-gs.json" \
+       "${src[@]}" --fpr 0.01 --param option=0; then
+    c=$(awk '/^GSPEC_MS/{print $2}' "$tmp/gs.txt")
+  fi
+  if [ $have_py = 1 ]; then
+    "$py" bench/reference_pomp.py drift "$tmp/s.npy.lib.npy" "$tmp/s.npy" \
+      "$tmp/s-py.json" --option 0 --alpha 0.01 --turn 2 | tee "$tmp/py.txt"
+    p=$(awk '/^PY_MS/{print $2}' "$tmp/py.txt")
+    if [ -n "$c" ]; then
+      ratio "$c" "$p"
+      "$py" bench/reference_pomp.py compare "$tmp/s-gs.json" \
+        "$tmp/s-py.json" --shift
+    fi
+  else
+    echo "python3-numpy/scipy not installed: Python reference skipped"
+  fi
 fi

@@ -322,6 +322,7 @@ test_screen_exact (void)
   gs_rng *rng;
   size_t K, i, c, j;
   int same = 1;
+  long fits_all = 0, fits_exact = 0, fits_pruned = 0;
   gs_embedded_opts_init (&eo);
   CU_ASSERT_EQUAL_FATAL (gs_library_embedded (&eo, &lib), GS_OK);
   K = lib->n_components;
@@ -360,8 +361,33 @@ test_screen_exact (void)
       for (j = 0; j < K; j++)
         if (fabs (r1.a[j] - r2.a[j]) > 1e-6 * (1 + r1.a[j]))
           same = 0;
+      /* Self-concordance bounds: the same decisions, exact losses when
+       * asked, fewer fits. */
+      o.bound = gs_pomp_nnpu_bound;
+      CU_ASSERT_EQUAL (gs_pomp_search (K, &o, gs_pomp_nnpu_fit, w, &r2),
+                       GS_OK);
+      if (r1.n_support != r2.n_support
+          || memcmp (r1.support, r2.support, r1.n_support * sizeof (size_t))
+          || r1.n_loss != r2.n_loss)
+        same = 0;
+      for (j = 0; j < r1.n_loss && j < r2.n_loss; j++)
+        if (fabs (r1.loss_list[j] - r2.loss_list[j]) > 1e-7)
+          same = 0;
+      fits_exact += r2.fits;
+      o.exact_losses = 0;
+      CU_ASSERT_EQUAL (gs_pomp_search (K, &o, gs_pomp_nnpu_fit, w, &r2),
+                       GS_OK);
+      if (r1.n_support != r2.n_support
+          || memcmp (r1.support, r2.support, r1.n_support * sizeof (size_t)))
+        same = 0;
+      for (j = 0; j < K; j++)
+        if (fabs (r1.a[j] - r2.a[j]) > 1e-6 * (1 + r1.a[j]))
+          same = 0;
+      fits_all += r1.fits;
+      fits_pruned += r2.fits;
     }
   CU_ASSERT (same);
+  CU_ASSERT (fits_pruned < fits_exact && fits_exact <= fits_all);
   gs_host_api_get ()->rng_free (rng);
   gs_poisson_ws_free (w);
   gs_library_free (lib);

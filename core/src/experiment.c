@@ -295,6 +295,11 @@ static const gs_yschema scenario_keys[] = {
   { "seed", GS_YS_INT, 0, 0, 9.2e18, NULL, NULL, NULL,
     "seed of the tables and draws (default: derived from the experiment "
     "seed)" },
+  { "test_range", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_REAL, 0, 1, 0, NULL, NULL, NULL,
+                         "value" },
+    "[lo, hi]: test thickness (mm) or shift (%) drawn from every value in "
+    "the range (robustness sets, e.g. [0.001, 1] or [-2, 2])" },
   { "max_active", GS_YS_INT, 0, 0, 64, NULL, NULL, NULL,
     "nuclides per spectrum: uniform 0..max_active (default 4)" },
   { "counts_min", GS_YS_REAL, 0, 1, 1e12, NULL, NULL, NULL,
@@ -491,6 +496,25 @@ parse_scenario (gs_experiment *e)
     }
   else
     o->seed = gs__mix64 (e->seed ^ 0x5ce7a210ULL);
+  if ((x = gs_ynode_get (s, "test_range")) != NULL)
+    {
+      char w2[512];
+      gs_ynode_where (x, w2, sizeof w2);
+      if (x->n != 2 || o->id == GS_SCENARIO_KNOWN)
+        return gs_error (GS_ECONFIG,
+                         "%s: 'scenario.test_range' needs [lo, hi] and "
+                         "scenario 2 or 3",
+                         w2);
+      gs_ynode_as_double (x->items[0], "test_range", -1e6, 1e6,
+                          &o->test_range[0]);
+      gs_ynode_as_double (x->items[1], "test_range", -1e6, 1e6,
+                          &o->test_range[1]);
+      if (!(o->test_range[0] <= o->test_range[1]))
+        return gs_error (GS_ECONFIG, "%s: 'scenario.test_range' needs lo <= "
+                                     "hi",
+                         w2);
+      o->test_range_set = 1;
+    }
   if ((x = gs_ynode_get (s, "max_active")) != NULL)
     {
       gs_ynode_as_long (x, "max_active", 0, 64, &v);

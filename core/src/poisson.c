@@ -18,6 +18,7 @@ struct gs_poisson_ws
   double *call;  /* their column sums over all channels */
   size_t n_prep, m; /* prepared columns, channels with counts */
   double ysum, dconst; /* sum y; sum (y log (y + 1e-16) - y) */
+  double ymin;   /* smallest positive count */
   double *Xp;    /* m x k compact design on channels with y > 0 */
   double *yp;    /* y on those channels */
   size_t *rows;  /* their channel indices */
@@ -127,6 +128,20 @@ colidx (const size_t *cols, size_t j)
 {
   return cols ? cols[j] : j;
 }
+
+#define GS__GAIN_KMAX 65
+
+/* The fitting loops are compiled twice on x86-64, for the baseline and
+ * for AVX2 + FMA (x86-64-v3), and the loader picks one per machine
+ * (GCC target_clones / ifunc): the same code, 4-wide.  Results are
+ * reproducible on a given machine at any thread count; the last bits can
+ * differ between machines with and without AVX2. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)         \
+    && !defined(__SANITIZE_ADDRESS__)
+#define GS__HOT __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
+#else
+#define GS__HOT
+#endif
 
 /* Dot products with four partial sums (so that the compiler can use
  * vector registers without reassociating a single sum). */
@@ -252,6 +267,10 @@ prepare (gs_poisson_ws *w, const double *X, size_t ldx, size_t n_channels,
       for (j = 0; j < k; j++)
         w->Xall[j * m + i] = row[colidx (cols, j)];
     }
+  w->ymin = INFINITY;
+  for (i = 0; i < m; i++)
+    if (w->yp[i] < w->ymin)
+      w->ymin = w->yp[i];
   w->n_prep = k;
   w->m = m;
   w->ysum = ysum;
@@ -313,6 +332,73 @@ gs_poisson_gradient (gs_poisson_ws *w, const size_t *cols, size_t k,
   return GS_OK;
 }
 
+GS__HOT int
+gs_poisson_gain_bounds (gs_poisson_ws *w, const size_t *cols, size_t k,
+                        const double *a, const size_t *cand, size_t n_cand,
+                        double *bound)
+{
+  size_t p, j, q, r2, m = w->m, n = k + 1;
+  double *S = w->W, *H = w->H, *g = w->g_new, base_g[GS__GAIN_KMAX];
+  int n_int = (int)n, info = 0, one = 1;
+  for (j = 0; j < n_cand; j++)
+    bound[j] = INFINITY;
+  if (!(w->ymin >= 1) || k + 1 > w->max_cols || k + 1 > GS__GAIN_KMAX
+      || m == 0)
+    return GS_OK; /* no bound without integer-like counts */
+  for (j = 0; j < k; j++)
+    w->colp[j] = w->Xall + colidx (cols, j) * m;
+  for (p = 0; p < m; p++)
+    w->mu[p] = 0;
+  for (j = 0; j < k; j++)
+    for (p = 0; p < m; p++)
+      w->mu[p] += a[j] * w->colp[j][p];
+  for (p = 0; p < m; p++)
+    {
+      if (!(w->mu[p] > 0))
+        return GS_OK;
+      w->r[p] = w->yp[p] / w->mu[p];
+      S[p] = w->r[p] / w->mu[p];
+    }
+  for (j = 0; j < k; j++)
+    base_g[j] = w->call[colidx (cols, j)] - dot2 (w->colp[j], w->r, m);
+  for (q = 0; q < n_cand; q++)
+    {
+      const double *xc = w->Xall + cand[q] * m;
+      double lambda, gc = w->call[cand[q]] - dot2 (xc, w->r, m), quad = 0;
+      if (!(gc < 0))
+        {
+          bound[q] = 0; /* the optimum stays put */
+          continue;
+        }
+      /* H over the base columns and the candidate, at (a, 0). */
+      w->colp[k] = xc;
+      for (j = 0; j < n; j++)
+        for (r2 = j; r2 < n; r2++)
+          {
+            double h = dot3 (S, w->colp[j], w->colp[r2], m);
+            H[j * n + r2] = h;
+            H[r2 * n + j] = h;
+          }
+      for (j = 0; j < k; j++)
+        g[j] = base_g[j];
+      g[k] = gc;
+      memcpy (w->d, g, n * sizeof (double));
+      dpotrf_ ("L", &n_int, H, &n_int, &info);
+      if (info == 0)
+        dpotrs_ ("L", &n_int, &one, H, &n_int, w->d, &n_int, &info);
+      if (info != 0)
+        continue;
+      for (j = 0; j < n; j++)
+        quad += g[j] * w->d[j];
+      lambda = sqrt (quad > 0 ? quad : 0);
+      /* Self-concordance (counts >= 1): f(x) - f* <= -lambda - log (1 -
+       * lambda) for lambda < 1; no bound beyond. */
+      if (lambda < 1)
+        bound[q] = -lambda - log1p (-lambda);
+    }
+  return GS_OK;
+}
+
 int
 gs_nnpu (gs_poisson_ws *w, const double *X, size_t ldx, size_t n_channels,
          const size_t *cols, size_t n_cols, const double *y,
@@ -328,7 +414,7 @@ gs_nnpu (gs_poisson_ws *w, const double *X, size_t ldx, size_t n_channels,
   return rc;
 }
 
-int
+GS__HOT int
 gs_nnpu_prepared (gs_poisson_ws *w, const size_t *cols, size_t k,
                   const gs_nnpu_opts *opts, double *a, gs_nnpu_info *info)
 {

@@ -17,6 +17,7 @@ gs_pomp_opts_init (gs_pomp_opts *o)
   o->turn = 2;
   o->turn3_alpha = 1e-3;
   o->backward_min = 1;
+  o->exact_losses = 1;
 }
 
 double
@@ -75,19 +76,24 @@ scatter (const pomp_state *s, double *out)
 static int
 forward (pomp_state *s)
 {
-  size_t sup[KMAX], q, best = 0;
-  double a[KMAX], a_best[KMAX], warm[KMAX];
+  size_t sup[KMAX], q, qq, best = 0, order[KMAX];
+  double a[KMAX], a_best[KMAX], warm[KMAX], gain[KMAX];
   int no_gain[KMAX];
   int rc;
   while (s->nI > 0)
     {
       double dt = gs_pomp_threshold (s->o->alpha, s->nI), Lbest = INFINITY;
+      double max_gain = 0;
       int have = 0;
       memcpy (sup, s->I0, s->n0 * sizeof (size_t));
       memcpy (warm, s->w, s->n0 * sizeof (double));
       warm[s->n0] = 0;
       for (q = 0; q < s->nI; q++)
-        no_gain[q] = 0;
+        {
+          no_gain[q] = 0;
+          gain[q] = INFINITY;
+          order[q] = q;
+        }
       if (s->o->screen)
         {
           rc = s->o->screen (s->ctx, s->I0, s->n0, s->w, s->I, s->nI,
@@ -95,9 +101,38 @@ forward (pomp_state *s)
           if (rc != GS_OK)
             return rc;
         }
-      for (q = 0; q < s->nI; q++)
+      if (s->o->bound)
+        {
+          rc = s->o->bound (s->ctx, s->I0, s->n0, s->w, s->I, s->nI, gain);
+          if (rc != GS_OK)
+            return rc;
+          for (q = 0; q < s->nI; q++)
+            {
+              if (gain[q] <= 0)
+                no_gain[q] = 1;
+              if (!no_gain[q] && gain[q] > max_gain)
+                max_gain = gain[q];
+            }
+          /* Most promising first (stable: list order on equal bounds). */
+          for (q = 1; q < s->nI; q++)
+            {
+              size_t v = order[q];
+              for (qq = q; qq > 0 && gain[order[qq - 1]] < gain[v]; qq--)
+                order[qq] = order[qq - 1];
+              order[qq] = v;
+            }
+          if (!s->o->exact_losses && !(2.0 * max_gain > dt))
+            {
+              /* No candidate can pass the test: stop without fits. */
+              push_loss (s, s->L0 - max_gain);
+              note_margin (s, 2.0 * max_gain, dt);
+              break;
+            }
+        }
+      for (qq = 0; qq < s->nI; qq++)
         {
           double L;
+          q = order[qq];
           if (no_gain[q])
             {
               /* The optimum stays at the current point: loss L0. */
@@ -105,6 +140,8 @@ forward (pomp_state *s)
               memcpy (a, s->w, s->n0 * sizeof (double));
               a[s->n0] = 0;
             }
+          else if (have && s->L0 - gain[q] > Lbest)
+            continue; /* provably worse than the best so far */
           else
             {
               sup[s->n0] = s->I[q];
@@ -114,7 +151,8 @@ forward (pomp_state *s)
                 return rc;
               s->r->fits++;
             }
-          if (!have || L < Lbest)
+          /* argmin, the first in list order on ties */
+          if (!have || L < Lbest || (L == Lbest && q < best))
             {
               have = 1;
               Lbest = L;
@@ -300,4 +338,13 @@ gs_pomp_nnpu_screen (void *ctx, const size_t *support, size_t n,
   for (j = 0; j < n_cand; j++)
     no_gain[j] = g[j] >= 0;
   return GS_OK;
+}
+
+int
+gs_pomp_nnpu_bound (void *ctx, const size_t *support, size_t n,
+                    const double *a, const size_t *cand, size_t n_cand,
+                    double *max_gain)
+{
+  return gs_poisson_gain_bounds ((gs_poisson_ws *)ctx, support, n, a, cand,
+                                 n_cand, max_gain);
 }

@@ -172,6 +172,33 @@ gs_scenario_generate (const gs_scenario_opts *o, gs_scenario **out)
       gs_synth *syn = NULL;
       size_t nl, i;
       const int *lam = gs__sc_lambdas (o->id, sp, &nl);
+      int ranged[GS__SC_N_THICK];
+      if (sp == GS_SPLIT_TEST && o->test_range_set && lam)
+        {
+          size_t L = s->n_libs, k2;
+          nl = 0;
+          for (k2 = 0; k2 < L; k2++)
+            {
+              double v = o->id == GS_SCENARIO_DEFORMATION
+                             ? gs_gammabench_thickness_mm[k2]
+                             : (double)((int)k2 - 10);
+              if (v >= o->test_range[0] - 1e-9
+                  && v <= o->test_range[1] + 1e-9)
+                ranged[nl++] = (int)k2;
+            }
+          if (nl == 0)
+            {
+              rc = gs_error (GS_EINVAL,
+                             "scenario %d: no %s in the test range [%g, %g]",
+                             (int)o->id,
+                             o->id == GS_SCENARIO_DEFORMATION
+                                 ? "steel thickness (mm)"
+                                 : "gain shift (%)",
+                             o->test_range[0], o->test_range[1]);
+              goto fail;
+            }
+          lam = ranged;
+        }
       s->n[sp] = cut[sp + 1] - cut[sp];
       if (s->n[sp] == 0)
         continue;

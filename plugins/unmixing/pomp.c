@@ -52,8 +52,10 @@ static const gs_param_spec pomp_params[] = {
     0.01, 0, 1, NULL, "fraction used by contribution_rule (spec: 1 %)" },
   { "screen", GS_PARAM_BOOL, offsetof (pomp_params_t, screen), 1, 0, 0,
     NULL,
-    "skip forward candidates whose gradient at the current optimum is "
-    ">= 0 (exact; off only to check that it is)" },
+    "skip forward candidates that provably cannot win: gradient >= 0 at "
+    "the current optimum, or a self-concordance bound on their gain "
+    "below the best so far or the test threshold (exact decisions; off "
+    "only to check that they are)" },
   { NULL, 0, 0, 0, 0, 0, NULL, NULL }
 };
 
@@ -116,7 +118,11 @@ pomp_analyze (const void *vstate, void *work, const double *y, size_t n,
   o.alpha = s->alpha;
   o.turn = s->p.turn;
   if (s->p.screen)
-    o.screen = gs_pomp_nnpu_screen;
+    {
+      o.screen = gs_pomp_nnpu_screen;
+      o.bound = gs_pomp_nnpu_bound;
+      o.exact_losses = 0;
+    }
   rc = gs_pomp_search (K, &o, gs_pomp_nnpu_fit, w, &r);
   if (rc != GS_OK)
     return rc;

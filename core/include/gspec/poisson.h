@@ -89,6 +89,17 @@ int gs_poisson_gradient (gs_poisson_ws *w, const size_t *cols, size_t k,
                          const double *a, const size_t *cand,
                          size_t n_cand, double *g);
 
+/* Upper bounds on the loss decrease that adding each candidate column
+ * cand[j] to the support cols[0..k) can bring, from the optimum a of that
+ * support: bound[j] = 0 when the candidate's derivative there is >= 0
+ * (the optimum stays put), -lambda - log (1 - lambda) when the Newton
+ * decrement lambda of the extended problem at (a, 0) is below 1 (the
+ * negative Poisson log-likelihood is self-concordant when every count is
+ * >= 1), +inf otherwise or when counts below 1 make the bound invalid. */
+int gs_poisson_gain_bounds (gs_poisson_ws *w, const size_t *cols, size_t k,
+                            const double *a, const size_t *cand,
+                            size_t n_cand, double *bound);
+
 /* The reference EM / multiplicative updates of spec section 3.2, exactly:
  * a <- a * X^T (y / X a) from a0 (ones/N when a0 is NULL), stopping when
  * mean(|a_new - a| / (a + 1e-10)) <= tol or after niter_max iterations.

@@ -57,6 +57,19 @@ typedef struct gs_pomp_opts
   int (*screen) (void *ctx, const size_t *support, size_t n,
                  const double *a, const size_t *cand, size_t n_cand,
                  int *no_gain);
+  /* Optional, stronger: upper bounds max_gain[j] >= 0 on the loss
+   * decrease each candidate can bring from the current optimum (+inf:
+   * unknown).  Candidates are then fitted in decreasing order of their
+   * bound, and one whose bound cannot beat the best loss found so far is
+   * not fitted (the argmin, first on ties in list order, is unchanged).
+   * Gets the fit's ctx. */
+  int (*bound) (void *ctx, const size_t *support, size_t n, const double *a,
+                const size_t *cand, size_t n_cand, double *max_gain);
+  /* 1 (default): every loss in loss_list is exact.  0: a forward step
+   * whose candidates' bounds all stay below DT / 2 stops without fitting
+   * any (the decision is the same); its loss_list entry is then the
+   * bound L0 - max bound and min_margin a lower bound. */
+  int exact_losses;
 } gs_pomp_opts;
 
 void gs_pomp_opts_init (gs_pomp_opts *o);
@@ -109,6 +122,9 @@ int gs_pomp_nnpu_fit (void *ctx, const size_t *support, size_t n,
 int gs_pomp_nnpu_screen (void *ctx, const size_t *support, size_t n,
                          const double *a, const size_t *cand, size_t n_cand,
                          int *no_gain);
+int gs_pomp_nnpu_bound (void *ctx, const size_t *support, size_t n,
+                        const double *a, const size_t *cand, size_t n_cand,
+                        double *max_gain);
 
 #ifdef __cplusplus
 }

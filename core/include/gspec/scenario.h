@@ -72,6 +72,14 @@ typedef struct gs_scenario_opts
   gs_scenario_id id;
   size_t n_spectra; /* over the three splits; default 200000 */
   double ratio[3];  /* train, val, test; default 0.64, 0.16, 0.20 */
+  /* With test_range_set (scenarios 2 and 3): the test split's thickness
+   * (mm) or shift (%) is drawn uniformly from every value of the scenario
+   * in [test_range[0], test_range[1]] (all 96 thicknesses, not only the
+   * test split's; the 21 shifts): the robustness test sets of the
+   * paper's Tables 2 and 4 (0.001-1 mm, -2..+2 %).  No value in the range
+   * is an error. */
+  int test_range_set;
+  double test_range[2];
   /* Sampler rules (max_active, counts and background ranges, min_counts);
    * its n_spectra and seed are ignored.  Default gs_synth_opts_init. */
   gs_synth_opts sampler;
