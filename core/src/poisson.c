@@ -145,7 +145,13 @@ colidx (const size_t *cols, size_t j)
 
 /* Dot products with four partial sums (so that the compiler can use
  * vector registers without reassociating a single sum). */
-static double
+#if defined(__GNUC__)
+#define GS__INLINE static inline __attribute__ ((always_inline))
+#else
+#define GS__INLINE static inline
+#endif
+
+GS__INLINE double
 dot2 (const double *x, const double *y, size_t m)
 {
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -162,7 +168,7 @@ dot2 (const double *x, const double *y, size_t m)
   return (s0 + s1) + (s2 + s3);
 }
 
-static double
+GS__INLINE double
 dot3 (const double *x, const double *y, const double *z, size_t m)
 {
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -180,7 +186,7 @@ dot3 (const double *x, const double *y, const double *z, size_t m)
 }
 
 /* Negative log-likelihood up to constants: c.a - sum_p y_p log mu_p. */
-static double
+GS__INLINE double
 objective (const gs_poisson_ws *w, size_t m, size_t k, const double *a,
            const double *mu)
 {
@@ -195,7 +201,7 @@ objective (const gs_poisson_ws *w, size_t m, size_t k, const double *a,
 
 /* mu = sum_j a_j col_j on the m compact rows; returns 0 if some
  * mu_p <= 0. */
-static int
+GS__INLINE int
 forward (const gs_poisson_ws *w, size_t m, size_t k, const double *a,
          double *mu)
 {
@@ -218,7 +224,7 @@ forward (const gs_poisson_ws *w, size_t m, size_t k, const double *a,
 }
 
 /* r = y / mu, g_j = c_j - col_j . r */
-static void
+GS__INLINE void
 gradient (gs_poisson_ws *w, size_t m, size_t k, const double *mu, double *r,
           double *g)
 {
