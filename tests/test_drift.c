@@ -281,43 +281,6 @@ test_nnpu_drift_embedded (void)
 
 /* ---- unmixing.pomp-shift ----------------------------------------------- */
 
-/* Reads the numeric array that follows `"key": [` after the first
- * occurrence of `after` (or from the start) in a JSON text; nested
- * brackets are skipped, so [[a, b], [c, d]] gives a, b, c, d. */
-static size_t
-json_array (const char *text, const char *after, const char *key, double *out,
-            size_t max)
-{
-  const char *p = after ? strstr (text, after) : text;
-  char pat[128];
-  size_t n = 0;
-  int depth = 1;
-  if (!p)
-    return 0;
-  snprintf (pat, sizeof pat, "\"%s\": [", key);
-  p = strstr (p, pat);
-  if (!p)
-    return 0;
-  p += strlen (pat);
-  while (*p && depth > 0 && n < max)
-    {
-      char *end;
-      if (*p == '[')
-        depth++, p++;
-      else if (*p == ']')
-        depth--, p++;
-      else if (*p == ',' || *p == ' ' || *p == '\n')
-        p++;
-      else
-        {
-          out[n++] = strtod (p, &end);
-          if (end == p)
-            return 0;
-          p = end;
-        }
-    }
-  return n;
-}
 
 typedef struct drift_example
 {
@@ -344,16 +307,16 @@ drift_example_load (drift_example *e, const char *test)
   root = gs__path_join (data, "gammabench");
   path = gs__path_join (root, "reference/pomp_drift_example.json");
   CU_ASSERT_EQUAL_FATAL (gs__read_file (path, &text, NULL), GS_OK);
-  CU_ASSERT_EQUAL_FATAL (json_array (text, NULL, "y", e->y, N), N);
-  CU_ASSERT_EQUAL_FATAL (json_array (text, "\"expected\"", "a", e->a, 10), 10);
-  CU_ASSERT_EQUAL_FATAL (json_array (text, "\"expected\"", "Std", e->std, 10),
+  CU_ASSERT_EQUAL_FATAL (gs_test_json_array (text, NULL, "y", e->y, N), N);
+  CU_ASSERT_EQUAL_FATAL (gs_test_json_array (text, "\"expected\"", "a", e->a, 10), 10);
+  CU_ASSERT_EQUAL_FATAL (gs_test_json_array (text, "\"expected\"", "Std", e->std, 10),
                          10);
-  e->n_iden = json_array (text, "\"expected\"", "Iden", e->iden, 10);
+  e->n_iden = gs_test_json_array (text, "\"expected\"", "Iden", e->iden, 10);
   CU_ASSERT_EQUAL_FATAL (e->n_iden, 5);
-  e->n_alpha = json_array (text, "\"expected\"", "Alpha_per_accepted_step",
+  e->n_alpha = gs_test_json_array (text, "\"expected\"", "Alpha_per_accepted_step",
                            e->alpha, 16);
   CU_ASSERT_EQUAL_FATAL (e->n_alpha, 10);
-  e->n_loss = json_array (text, "\"expected\"", "LossList", e->loss, 16);
+  e->n_loss = gs_test_json_array (text, "\"expected\"", "LossList", e->loss, 16);
   CU_ASSERT_FATAL (e->n_loss >= e->n_iden);
   gs_scenario_opts_init (&so, GS_SCENARIO_GAIN_SHIFT);
   so.n_spectra = 10;

@@ -11,32 +11,6 @@
 #include "test_util.h"
 #include "util.h"
 
-/* Reads the numeric array that follows `"key": [` after the first
- * occurrence of `after` (or from the start) in a JSON text. */
-static size_t
-json_array (const char *text, const char *after, const char *key,
-            double *out, size_t max)
-{
-  const char *p = after ? strstr (text, after) : text;
-  char pat[128];
-  size_t n = 0;
-  if (!p)
-    return 0;
-  snprintf (pat, sizeof pat, "\"%s\": [", key);
-  p = strstr (p, pat);
-  if (!p)
-    return 0;
-  p += strlen (pat);
-  while (*p && *p != ']' && n < max)
-    {
-      char *end;
-      out[n++] = strtod (p, &end);
-      p = end;
-      while (*p == ',' || *p == ' ' || *p == '\n')
-        p++;
-    }
-  return n;
-}
 
 static void
 test_pomp_example_final_support (void)
@@ -58,11 +32,11 @@ test_pomp_example_final_support (void)
   root = gs__path_join (data, "gammabench");
   path = gs__path_join (root, "reference/pomp_example.json");
   CU_ASSERT_EQUAL_FATAL (gs__read_file (path, &text, NULL), GS_OK);
-  CU_ASSERT_EQUAL_FATAL (json_array (text, NULL, "y", y, 1024), 1024);
-  CU_ASSERT_EQUAL_FATAL (json_array (text, "\"expected\"", "a", exp_a, 13),
+  CU_ASSERT_EQUAL_FATAL (gs_test_json_array (text, NULL, "y", y, 1024), 1024);
+  CU_ASSERT_EQUAL_FATAL (gs_test_json_array (text, "\"expected\"", "a", exp_a, 13),
                          13);
   CU_ASSERT_EQUAL_FATAL (
-      json_array (text, "\"expected\"", "Std", exp_std, 13), 13);
+      gs_test_json_array (text, "\"expected\"", "Std", exp_std, 13), 13);
   gs_gammabench_opts_init (&o, root);
   o.nuclides = names;
   o.n_nuclides = 12;
@@ -90,7 +64,7 @@ test_pomp_example_final_support (void)
   /* The stored LossList ends with the final support's divergence. */
   {
     double loss[8];
-    size_t nl = json_array (text, "\"expected\"", "LossList", loss, 8);
+    size_t nl = gs_test_json_array (text, "\"expected\"", "LossList", loss, 8);
     CU_ASSERT_FATAL (nl >= 1);
     CU_ASSERT (gs_test_reldiff (info.loss, loss[nl - 1]) < 1e-9
                || gs_test_reldiff (info.loss, loss[nl - 2]) < 1e-9);

@@ -14,30 +14,6 @@
 #include "test_util.h"
 #include "util.h"
 
-static size_t
-json_array (const char *text, const char *after, const char *key,
-            double *out, size_t max)
-{
-  const char *p = after ? strstr (text, after) : text;
-  char pat[128];
-  size_t n = 0;
-  if (!p)
-    return 0;
-  snprintf (pat, sizeof pat, "\"%s\": [", key);
-  p = strstr (p, pat);
-  if (!p)
-    return 0;
-  p += strlen (pat);
-  while (*p && *p != ']' && n < max)
-    {
-      char *end;
-      out[n++] = strtod (p, &end);
-      p = end;
-      while (*p == ',' || *p == ' ' || *p == '\n')
-        p++;
-    }
-  return n;
-}
 
 /* df = 1: chi2 quantile at 1 - 2 alpha / n = (Phi^-1 (1 - alpha / n))^2;
  * the spec's table for alpha = 0.01, n = 1..12. */
@@ -76,7 +52,7 @@ load_example (example *ex, const char *data)
   int rc;
   memset (ex, 0, sizeof *ex);
   rc = gs__read_file (path, &ex->text, NULL);
-  if (rc == GS_OK && json_array (ex->text, NULL, "y", ex->y, 1024) != 1024)
+  if (rc == GS_OK && gs_test_json_array (ex->text, NULL, "y", ex->y, 1024) != 1024)
     rc = GS_EFORMAT;
   if (rc == GS_OK)
     {
@@ -105,11 +81,11 @@ test_pomp_example (void)
     return;
   CU_ASSERT_EQUAL_FATAL (load_example (&ex, data), GS_OK);
   CU_ASSERT_EQUAL_FATAL (
-      json_array (ex.text, "\"expected\"", "a", exp_a, 13), 13);
+      gs_test_json_array (ex.text, "\"expected\"", "a", exp_a, 13), 13);
   CU_ASSERT_EQUAL_FATAL (
-      json_array (ex.text, "\"expected\"", "Std", exp_std, 13), 13);
-  n_iden = json_array (ex.text, "\"expected\"", "Iden", exp_iden, 13);
-  n_loss = json_array (ex.text, "\"expected\"", "LossList", exp_loss, 16);
+      gs_test_json_array (ex.text, "\"expected\"", "Std", exp_std, 13), 13);
+  n_iden = gs_test_json_array (ex.text, "\"expected\"", "Iden", exp_iden, 13);
+  n_loss = gs_test_json_array (ex.text, "\"expected\"", "LossList", exp_loss, 16);
   CU_ASSERT_EQUAL_FATAL (n_iden, 5);
   w = gs_poisson_ws_alloc (1024, 13);
   for (pass = 0; pass < 2; pass++)
@@ -174,8 +150,8 @@ test_plugin_example (void)
   if (!data)
     return;
   CU_ASSERT_EQUAL_FATAL (load_example (&ex, data), GS_OK);
-  json_array (ex.text, "\"expected\"", "a", exp_a, 13);
-  json_array (ex.text, "\"expected\"", "Std", exp_std, 13);
+  gs_test_json_array (ex.text, "\"expected\"", "a", exp_a, 13);
+  gs_test_json_array (ex.text, "\"expected\"", "Std", exp_std, 13);
   setenv ("GSPEC_PLUGIN_PATH", GSPEC_PLUGIN_DIR, 1);
   reg = gs_registry_alloc ();
   gs_registry_load_default (reg);

@@ -81,3 +81,41 @@ gs_test_reldiff (double a, double b)
   double d = fabs (b);
   return fabs (a - b) / (d > 1e-300 ? d : 1e-300);
 }
+
+/* Reads the numeric array that follows `"key": [` after the first
+ * occurrence of `after` (or from the start) in a JSON text; nested
+ * brackets are skipped, so [[a, b], [c, d]] gives a, b, c, d. */
+size_t
+gs_test_json_array (const char *text, const char *after, const char *key,
+                    double *out, size_t max)
+{
+  const char *p = after ? strstr (text, after) : text;
+  char pat[128];
+  size_t n = 0;
+  int depth = 1;
+  if (!p)
+    return 0;
+  snprintf (pat, sizeof pat, "\"%s\": [", key);
+  p = strstr (p, pat);
+  if (!p)
+    return 0;
+  p += strlen (pat);
+  while (*p && depth > 0 && n < max)
+    {
+      char *end;
+      if (*p == '[')
+        depth++, p++;
+      else if (*p == ']')
+        depth--, p++;
+      else if (*p == ',' || *p == ' ' || *p == '\n')
+        p++;
+      else
+        {
+          out[n++] = strtod (p, &end);
+          if (end == p)
+            return 0;
+          p = end;
+        }
+    }
+  return n;
+}

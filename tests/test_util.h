@@ -18,6 +18,14 @@ void gs_test_rmtree (const char *path);
 /* Writes `text` to dir/name; returns the malloc'd full path. */
 char *gs_test_write (const char *dir, const char *name, const char *text);
 
+/* Reads the numeric array that follows `"key": [` after the first
+ * occurrence of `after` (or from the start) in a JSON text, at most max
+ * values; nested brackets are flattened ([[a, b], [c]] gives a, b, c).
+ * Returns the count, 0 when the key is absent or a value is not a
+ * number. */
+size_t gs_test_json_array (const char *text, const char *after,
+                           const char *key, double *out, size_t max);
+
 /* Relative difference |a-b| / max(|b|, tiny). */
 double gs_test_reldiff (double a, double b);
 

@@ -309,6 +309,21 @@ gs_poisson_prepared_loss (const gs_poisson_ws *w, const size_t *cols,
   return f;
 }
 
+/* colp, mu and r = y / mu on the prepared columns cols[0..k) at a;
+ * returns 0 when some channel with counts has mu <= 0. */
+GS__INLINE int
+point (gs_poisson_ws *w, const size_t *cols, size_t k, const double *a)
+{
+  size_t p, j, m = w->m;
+  for (j = 0; j < k; j++)
+    w->colp[j] = w->Xall + colidx (cols, j) * m;
+  if (!forward (w, m, k, a, w->mu))
+    return 0;
+  for (p = 0; p < m; p++)
+    w->r[p] = w->yp[p] / w->mu[p];
+  return 1;
+}
+
 int
 gs_poisson_gradient (gs_poisson_ws *w, const size_t *cols, size_t k,
                      const double *a, const size_t *cand, size_t n_cand,
@@ -317,21 +332,13 @@ gs_poisson_gradient (gs_poisson_ws *w, const size_t *cols, size_t k,
   size_t p, j, m = w->m;
   if (k > w->max_cols)
     return gs_error (GS_EINVAL, "NNPU gradient: %zu columns", k);
-  for (j = 0; j < k; j++)
-    w->colp[j] = w->Xall + colidx (cols, j) * m;
-  for (p = 0; p < m; p++)
-    w->mu[p] = 0;
-  for (j = 0; j < k; j++)
-    for (p = 0; p < m; p++)
-      w->mu[p] += a[j] * w->colp[j][p];
-  for (p = 0; p < m; p++)
+  if (!point (w, cols, k, a))
     {
-      if (!(w->mu[p] > 0))
-        return gs_error (GS_EBADDATA,
-                         "NNPU gradient: channel %zu has counts but no "
-                         "model",
-                         w->rows[p]);
-      w->r[p] = w->yp[p] / w->mu[p];
+      for (p = 0; p < m && w->mu[p] > 0; p++)
+        ;
+      return gs_error (GS_EBADDATA,
+                       "NNPU gradient: channel %zu has counts but no model",
+                       w->rows[p < m ? p : 0]);
     }
   for (j = 0; j < n_cand; j++)
     g[j] = w->call[cand[j]] - dot2 (w->Xall + cand[j] * m, w->r, m);
@@ -351,20 +358,10 @@ gs_poisson_gain_bounds (gs_poisson_ws *w, const size_t *cols, size_t k,
   if (!(w->ymin >= 1) || k + 1 > w->max_cols || k + 1 > GS__GAIN_KMAX
       || m == 0)
     return GS_OK; /* no bound without integer-like counts */
-  for (j = 0; j < k; j++)
-    w->colp[j] = w->Xall + colidx (cols, j) * m;
+  if (!point (w, cols, k, a))
+    return GS_OK;
   for (p = 0; p < m; p++)
-    w->mu[p] = 0;
-  for (j = 0; j < k; j++)
-    for (p = 0; p < m; p++)
-      w->mu[p] += a[j] * w->colp[j][p];
-  for (p = 0; p < m; p++)
-    {
-      if (!(w->mu[p] > 0))
-        return GS_OK;
-      w->r[p] = w->yp[p] / w->mu[p];
-      S[p] = w->r[p] / w->mu[p];
-    }
+    S[p] = w->r[p] / w->mu[p];
   for (j = 0; j < k; j++)
     base_g[j] = w->call[colidx (cols, j)] - dot2 (w->colp[j], w->r, m);
   for (q = 0; q < n_cand; q++)

@@ -182,8 +182,8 @@ gp_str (gs__buf *b, const char *s)
   gs__buf_puts (b, "'");
 }
 
-static void
-json_rate (gs__buf *b, const gs_rate *r)
+void
+gs_report_json_rate (gs__buf *b, const gs_rate *r)
 {
   gs__buf_puts (b, "{\"value\": ");
   gs__buf_json_number (b, r->value);
@@ -1383,9 +1383,9 @@ static void
 json_group (gs__buf *b, const gs_group_metrics *g)
 {
   gs__buf_printf (b, "\"n\": %zu, \"fpr\": ", g->n);
-  json_rate (b, &g->m.fpr);
+  gs_report_json_rate (b, &g->m.fpr);
   gs__buf_puts (b, ", \"fnr\": ");
-  json_rate (b, &g->m.fnr);
+  gs_report_json_rate (b, &g->m.fnr);
   gs__buf_puts (b, ", \"band99\": [");
   gs__buf_json_number (b, g->band.lo);
   gs__buf_puts (b, ", ");
@@ -1419,15 +1419,15 @@ json_ident (const rep *r, const rep_method *rm, gs__buf *b)
 {
   size_t c, k;
   gs__buf_puts (b, ", \"identification\": {\"accuracy\": ");
-  json_rate (b, &rm->id.accuracy);
+  gs_report_json_rate (b, &rm->id.accuracy);
   gs__buf_puts (b, ", \"ppr\": ");
-  json_rate (b, &rm->id.ppr);
+  gs_report_json_rate (b, &rm->id.ppr);
   gs__buf_puts (b, ", \"fprr\": ");
-  json_rate (b, &rm->id.fprr);
+  gs_report_json_rate (b, &rm->id.fprr);
   gs__buf_puts (b, ", \"fpr\": ");
-  json_rate (b, &rm->id.fpr);
+  gs_report_json_rate (b, &rm->id.fpr);
   gs__buf_puts (b, ", \"fnr\": ");
-  json_rate (b, &rm->id.fnr);
+  gs_report_json_rate (b, &rm->id.fnr);
   gs__buf_puts (b, "}");
   json_binned (b, "by_total_counts", r->lev_edges, LEVELS, rm->lev);
   json_binned (b, "fpr_vs_counts", r->bin_edges, FIG_BINS, rm->bins);
@@ -1467,7 +1467,7 @@ json_ident (const rep *r, const rep_method *rm, gs__buf *b)
     {
       gs__buf_puts (b, c++ ? ", " : "");
       json_key (b, comp_name (r, k));
-      json_rate (b, &rm->cacc[k]);
+      gs_report_json_rate (b, &rm->cacc[k]);
     }
   gs__buf_puts (b, "}, \"recall_by_counts\": {");
   for (k = 0, c = 0; k < r->K; k++)
@@ -1485,7 +1485,7 @@ json_ident (const rep *r, const rep_method *rm, gs__buf *b)
             gs__buf_puts (b, ", \"hi\": ");
             gs__buf_json_number (b, e[q + 1]);
             gs__buf_puts (b, ", \"recall\": ");
-            json_rate (b, &rm->recall[k * RECALL_BINS + q]);
+            gs_report_json_rate (b, &rm->recall[k * RECALL_BINS + q]);
             gs__buf_puts (b, "}");
           }
         gs__buf_puts (b, "]");

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gspec/metrics.h"
 #include "util.h"
 
 /* One method's test-set outcome. */
@@ -77,5 +78,8 @@ typedef struct gs_report_input
  * Markdown and JSON are deterministic (no dates, no timings other than
  * the methods' own). */
 int gs_report_write (const gs_report_input *in, gs__buf *md, gs__buf *json);
+
+/* A rate as JSON: {"value": v, "k": k, "n": n, "ci95": [lo, hi]}. */
+void gs_report_json_rate (gs__buf *b, const gs_rate *r);
 
 #endif

@@ -936,13 +936,8 @@ static void
 json_rate (gs__buf *b, const char *name, const gs_rate *r)
 {
   gs__buf_json_string (b, name);
-  gs__buf_printf (b, ": {\"value\": ");
-  gs__buf_json_number (b, r->value);
-  gs__buf_printf (b, ", \"k\": %zu, \"n\": %zu, \"ci95\": [", r->k, r->n);
-  gs__buf_json_number (b, r->lo);
-  gs__buf_puts (b, ", ");
-  gs__buf_json_number (b, r->hi);
-  gs__buf_puts (b, "]}");
+  gs__buf_puts (b, ": ");
+  gs_report_json_rate (b, r);
 }
 
 static void
