@@ -19,7 +19,6 @@ struct gs_poisson_ws
   size_t n_prep, m; /* prepared columns, channels with counts */
   double ysum, dconst; /* sum y; sum (y log (y + 1e-16) - y) */
   double ymin;   /* smallest positive count */
-  double *Xp;    /* m x k compact design on channels with y > 0 */
   double *yp;    /* y on those channels */
   size_t *rows;  /* their channel indices */
   double *c;     /* column sums over all channels */
@@ -42,7 +41,7 @@ size_t
 gs_poisson_ws_bytes (size_t n_channels, size_t max_cols)
 {
   size_t n = n_channels, k = max_cols;
-  return round64 (sizeof (gs_poisson_ws)) + 3 * round64 (n * k * sizeof (double))
+  return round64 (sizeof (gs_poisson_ws)) + 2 * round64 (n * k * sizeof (double))
          + round64 (k * sizeof (double))
          + 4 * round64 (n * sizeof (double)) + round64 (n * sizeof (size_t))
          + 5 * round64 (k * sizeof (double)) + round64 (k * k * sizeof (double))
@@ -65,7 +64,6 @@ gs_poisson_ws_place (void *mem, size_t n_channels, size_t max_cols)
   p += round64 ((count) * sizeof (type))
   GS__TAKE (Xall, double, n * k);
   GS__TAKE (call, double, k);
-  GS__TAKE (Xp, double, n * k);
   GS__TAKE (W, double, n * k);
   GS__TAKE (yp, double, n);
   GS__TAKE (mu, double, n);
@@ -530,7 +528,7 @@ gs_nnpu_prepared (gs_poisson_ws *w, const size_t *cols, size_t k,
               w->mu[p] += t * x[p];
           }
       }
-  /* r = y / mu and g = c - Xp^T r at the current point. */
+  /* r = y / mu and g = c - X^T r at the current point. */
   gradient (w, m, k, w->mu, w->r, w->g);
   f = NAN; /* the objective is only evaluated when a step needs it */
   for (it = 0; it < opts->max_iter; it++)
