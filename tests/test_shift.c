@@ -233,6 +233,33 @@ test_brute_force (void)
             fprintf (stderr, "\n  trial %zu alpha (%g, %g) differs\n", trial,
                      alphas[a][0], alphas[a][1]);
         }
+      /* 30 scattered shifts in the optimiser's box (-0.15..0.15, -1..1)
+         and beyond, where the closed-form crossing lands anywhere */
+      for (a = 0; a < 30; a++)
+        {
+          double a0 = -0.2 + 0.4 * (double)((a * 7919 + trial * 31) % 1000)
+                                 / 999.0,
+                 a1 = -2.0 + 4.0 * (double)((a * 104729 + trial) % 997) / 996.0;
+          CU_ASSERT_EQUAL_FATAL (gs_shift_histogram (n, a0, a1, h), 0);
+          brute (n, a0, a1, hb);
+          CU_ASSERT_EQUAL (memcmp (h, hb, sizeof h), 0);
+          if (memcmp (h, hb, sizeof h) != 0)
+            fprintf (stderr, "\n  trial %zu alpha (%.17g, %.17g) differs\n",
+                     trial, a0, a1);
+        }
+    }
+  /* 1e7 particles (~1e4 per channel: points 2e-4 keV apart, where the
+     estimate alone decides most crossings) at 6 shifts */
+  for (j = 0; j < N; j++)
+    s[j] = (double)((j * 2654435761UL) % 1000);
+  CU_ASSERT_EQUAL_FATAL (gs_shift_particles (s, GS_SHIFT_FLOOR, 1e7, n), 0);
+  for (a = 0; a < 6; a++)
+    {
+      double a0 = -0.13 + 0.05 * (double)a + 1e-7 * (double)a,
+             a1 = -0.9 + 0.33 * (double)a;
+      CU_ASSERT_EQUAL_FATAL (gs_shift_histogram (n, a0, a1, h), 0);
+      brute (n, a0, a1, hb);
+      CU_ASSERT_EQUAL (memcmp (h, hb, sizeof h), 0);
     }
 }
 

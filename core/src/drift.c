@@ -7,6 +7,7 @@
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,10 +84,28 @@ check_spectrum (const char *who, const char *what, const double *s,
 
 /* ---- find_drift_spectrum ------------------------------------------- */
 
+/* log(h) for the small integers a histogram holds most of the time
+ * (libm's values, computed once). */
+#define GS__DR_LOG_TABLE 4096
+static double log_table[GS__DR_LOG_TABLE];
+static pthread_once_t log_table_once = PTHREAD_ONCE_INIT;
+
+static void
+log_table_init (void)
+{
+  size_t i;
+  log_table[0] = 0;
+  for (i = 1; i < GS__DR_LOG_TABLE; i++)
+    log_table[i] = log ((double)i);
+}
+
 typedef struct drift_cost
 {
   const double *s1; /* observed */
-  const int64_t *n; /* particles of the model */
+  const int *pos;   /* channels with s1 > 0 */
+  size_t n_pos;
+  double s1_pos;    /* sum of s1 over them */
+  const gs_shift_prep *prep; /* particles of the model */
   int64_t *h;       /* histogram scratch */
   double total;     /* sum of the model */
   double const1;    /* sum (s1 log (s1 + 1e-16) - s1) */
@@ -108,7 +127,7 @@ drift_model (drift_cost *c, const double alpha[2])
 {
   double htot = 0;
   size_t k;
-  int rc = gs_shift_histogram (c->n, alpha[0], alpha[1], c->h);
+  int rc = gs_shift_histogram_prepared (c->prep, alpha[0], alpha[1], c->h);
   if (rc != GS_OK)
     {
       if (c->status == GS_OK)
@@ -120,11 +139,16 @@ drift_model (drift_cost *c, const double alpha[2])
   return htot;
 }
 
+/* cost = sum s2 - s1 log(s2 + 1e-16) + const1 with s2 = h scale,
+ * scale = total / sum(h): sum s2 = total, and log(h scale + 1e-16) is
+ * taken as log h + log scale where h > 0 (h scale >= 1e-10 there, so the
+ * 1e-16 is below the rounding) and log 1e-16 where h = 0; only the
+ * channels with counts contribute. */
 static double
 drift_cost_at (drift_cost *c, const double x[2], double *s2)
 {
-  double alpha[2], htot, f = 0, scale;
-  size_t k;
+  double alpha[2], htot, f = 0, scale, s1_hit = 0;
+  size_t i, k;
   alpha[0] = clip (x[0], c->bounds[0]);
   alpha[1] = clip (x[1], c->bounds[1]);
   c->evaluations++;
@@ -138,16 +162,20 @@ drift_cost_at (drift_cost *c, const double x[2], double *s2)
       return 1e300;
     }
   scale = c->total / htot;
-  for (k = 0; k < GS__DR_N; k++)
+  if (s2)
+    for (k = 0; k < GS__DR_N; k++)
+      s2[k] = (double)c->h[k] * scale;
+  for (i = 0; i < c->n_pos; i++)
     {
-      double v = (double)c->h[k] * scale;
-      if (s2)
-        s2[k] = v;
-      f += v;
-      if (c->s1[k] > 0)
-        f -= c->s1[k] * log (v + 1e-16);
+      int64_t h = c->h[c->pos[i]];
+      double w = c->s1[c->pos[i]];
+      if (h <= 0)
+        continue;
+      s1_hit += w;
+      f -= w * (h < GS__DR_LOG_TABLE ? log_table[h] : log ((double)h));
     }
-  return f + c->const1;
+  f -= s1_hit * log (scale) + (c->s1_pos - s1_hit) * log (1e-16);
+  return c->total + f + c->const1;
 }
 
 static double
@@ -189,6 +217,8 @@ gs_find_drift_spectrum (const double *s_obs, const double *s_model,
   gs_drift_opts def;
   drift_cost c;
   int64_t n[GS__DR_N], h[GS__DR_N];
+  int pos[GS__DR_N];
+  gs_shift_prep *prep = NULL;
   double x0[2], f0, hist[3];
   const gsl_multimin_fminimizer_type *T = gsl_multimin_fminimizer_nmsimplex2;
   gsl_multimin_fminimizer *m = NULL;
@@ -225,9 +255,25 @@ gs_find_drift_spectrum (const double *s_obs, const double *s_model,
   rc = gs_shift_particles (s_model, GS_SHIFT_FLOOR, opts->n_particles, n);
   if (rc != GS_OK)
     return rc;
+  prep = malloc (sizeof *prep);
+  if (!prep)
+    return gs_error (GS_ENOMEM, "find_drift_spectrum: out of memory");
+  if ((rc = gs_shift_prepare (n, prep)) != GS_OK)
+    {
+      free (prep);
+      return rc;
+    }
   memset (&c, 0, sizeof c);
   c.s1 = s_obs;
-  c.n = n;
+  c.prep = prep;
+  c.pos = pos;
+  for (k = 0; k < GS__DR_N; k++)
+    if (s_obs[k] > 0)
+      {
+        pos[c.n_pos++] = (int)k;
+        c.s1_pos += s_obs[k];
+      }
+  pthread_once (&log_table_once, log_table_init);
   c.h = h;
   c.total = gs_shift_numpy_sum (s_model, GS__DR_N, 1);
   c.bounds = (const double (*)[2])opts->bounds;
@@ -258,7 +304,10 @@ gs_find_drift_spectrum (const double *s_obs, const double *s_model,
   x0[0] = clip (x0[0], opts->bounds[0]);
   x0[1] = clip (x0[1], opts->bounds[1]);
   if (c.status != GS_OK)
-    return c.status;
+    {
+      free (prep);
+      return c.status;
+    }
   info->alpha[0] = x0[0];
   info->alpha[1] = x0[1];
   info->cost = f0;
@@ -337,6 +386,7 @@ done:
   gsl_multimin_fminimizer_free (m);
   gsl_vector_free (xv);
   gsl_vector_free (sv);
+  free (prep);
   return rc;
 }
 
@@ -445,6 +495,39 @@ gs_nnpu_drift_opts_init (gs_nnpu_drift_opts *o)
   o->n_particles = GS_SHIFT_DEFAULT_PARTICLES;
   o->warm_start = 0;
   o->nnpu_max_iter = 200;
+  o->search_libs = NULL;
+}
+
+int
+gs_drift_search_libraries (const double *X, size_t ldx, const size_t *cols,
+                           size_t k, double n_particles, double *out)
+{
+  double *Xs;
+  size_t i, j, s;
+  int rc = GS_OK;
+  if (!X || !out || k == 0 || (!cols && k > ldx))
+    return gs_error (GS_EINVAL,
+                     "drift search libraries: need X, out and 1..%zu "
+                     "columns (got %zu)",
+                     ldx, k);
+  for (j = 0; j < k; j++)
+    if (cols && cols[j] >= ldx)
+      return gs_error (GS_EINVAL,
+                       "drift search libraries: column %zu (selected %zu) is "
+                       "beyond the leading dimension %zu",
+                       cols[j], j, ldx);
+  Xs = malloc (GS__DR_N * k * sizeof *Xs);
+  if (!Xs)
+    return gs_error (GS_ENOMEM, "drift search libraries: out of memory");
+  for (i = 0; i < GS__DR_N; i++)
+    for (j = 0; j < k; j++)
+      Xs[i * k + j] = X[i * ldx + (cols ? cols[j] : j)];
+  for (s = 0; s < GS_DRIFT_N_STARTS && rc == GS_OK; s++)
+    rc = gs_shift_library_columns (Xs, k, gs_drift_starts[s][0],
+                                   gs_drift_starts[s][1], GS_SHIFT_ROUND,
+                                   n_particles, out + s * GS__DR_N * k);
+  free (Xs);
+  return rc;
 }
 
 /* out = M a for a 1024 x k row-major M. */
@@ -578,13 +661,19 @@ gs_nnpu_drift (gs_drift_ws *w, const double *X, size_t ldx, size_t n_channels,
       for (s = 0; s < GS_DRIFT_N_STARTS; s++)
         {
           double e, loss;
-          rc = gs_shift_library_columns (w->Xs, k, gs_drift_starts[s][0],
-                                         gs_drift_starts[s][1], GS_SHIFT_ROUND,
-                                         opts->n_particles, w->Xt);
-          if (rc != GS_OK)
-            return rc;
+          const double *Xt = w->Xt, *best_X = NULL;
+          if (opts->search_libs)
+            Xt = opts->search_libs + s * GS__DR_N * k;
+          else
+            {
+              rc = gs_shift_library_columns (
+                  w->Xs, k, gs_drift_starts[s][0], gs_drift_starts[s][1],
+                  GS_SHIFT_ROUND, opts->n_particles, w->Xt);
+              if (rc != GS_OK)
+                return rc;
+            }
           memcpy (w->at, a, k * sizeof (double));
-          rc = inner_fit (w, w->Xt, k, y, opts, w->at, &e, &loss);
+          rc = inner_fit (w, Xt, k, y, opts, w->at, &e, &loss);
           if (rc != GS_OK)
             return rc;
           if (loss < best)
@@ -592,9 +681,11 @@ gs_nnpu_drift (gs_drift_ws *w, const double *X, size_t ldx, size_t n_channels,
               best = loss;
               alpha[0] = gs_drift_starts[s][0];
               alpha[1] = gs_drift_starts[s][1];
-              memcpy (w->Xk, w->Xt, GS__DR_N * k * sizeof (double));
+              best_X = Xt;
               memcpy (w->ab, w->at, k * sizeof (double));
             }
+          if (best_X)
+            memcpy (w->Xk, best_X, GS__DR_N * k * sizeof (double));
         }
       memcpy (a, w->ab, k * sizeof (double));
     }

@@ -28,6 +28,7 @@
  * but every spectrum is refused with GS_EUNSUPPORTED. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gspec/drift.h"
@@ -50,6 +51,8 @@ typedef struct ps_state_t
   ps_params_t p;
   double alpha;
   const gs_library_view *lib;
+  double *search_libs; /* option 0: the 5 shifted libraries of the
+                          search, the same for every spectrum */
 } ps_state_t;
 
 /* One support fit of option 1, remembered for the backward start. */
@@ -118,13 +121,35 @@ ps_alloc (void *vstate, const void *params, const gs_setup *setup)
                            "components; P-OMP needs 2..%d (background "
                            "first)",
                            s->lib->n_components, GS_POMP_MAX_COMPONENTS);
+  s->search_libs = NULL;
+  if (s->p.option == 0 && s->lib->n_channels == GS_SHIFT_N_CHANNELS)
+    {
+      size_t K = s->lib->n_components;
+      int rc;
+      s->search_libs
+          = malloc (GS_DRIFT_N_STARTS * GS_SHIFT_N_CHANNELS * K * sizeof (double));
+      if (!s->search_libs)
+        return gs_host->error (GS_ENOMEM,
+                               "unmixing.pomp-shift: out of memory for the "
+                               "shifted libraries");
+      rc = gs_drift_search_libraries (s->lib->signatures, K, NULL, K,
+                                      s->p.particles, s->search_libs);
+      if (rc != GS_OK)
+        {
+          free (s->search_libs);
+          s->search_libs = NULL;
+          return rc;
+        }
+    }
   return GS_OK;
 }
 
 static void
 ps_free (void *vstate)
 {
-  (void)vstate;
+  ps_state_t *s = (ps_state_t *)vstate;
+  free (s->search_libs);
+  s->search_libs = NULL;
 }
 
 /* Workspace: drift scratch, a Poisson workspace, the shifted library
@@ -305,16 +330,15 @@ ps_analyze (const void *vstate, void *work, const double *y, size_t n,
     {
       gs_nnpu_drift_info info;
       dopts.search_alpha0 = 1;
+      dopts.search_libs = s->search_libs;
+      /* Xshift: the library shifted by the estimate (get_X_drift_est) */
       rc = gs_nnpu_drift (dws, lib->signatures, K, n, NULL, K, y, NULL, &dopts,
-                          as, NULL, &info);
+                          as, Xshift, &info);
       if (rc != GS_OK)
         return rc;
       shift[0] = info.alpha[0];
       shift[1] = info.alpha[1];
-      rc = gs_shift_library_columns (lib->signatures, K, shift[0], shift[1],
-                                     GS_SHIFT_ROUND, s->p.particles, Xshift);
-      if (rc == GS_OK)
-        rc = gs_poisson_prepare (pws, Xshift, K, n, K, y);
+      rc = gs_poisson_prepare (pws, Xshift, K, n, K, y);
       if (rc != GS_OK)
         return rc;
       o.screen = gs_pomp_nnpu_screen;

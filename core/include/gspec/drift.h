@@ -125,7 +125,23 @@ extern "C"
                            (get_X_drift_est; default 1e6) */
     int warm_start;     /* 1: a holds a start point (entries >= 0) */
     int nnpu_max_iter;  /* Newton iterations per inner fit (default 200) */
+    const double *search_libs; /* NULL (default), or the 5 shifted
+                           libraries of the search, computed once for many
+                           spectra: GS_DRIFT_N_STARTS consecutive 1024 x
+                           n_cols row-major blocks, block s =
+                           gs_shift_library_columns (X[:, cols], n_cols,
+                           gs_drift_starts[s], GS_SHIFT_ROUND,
+                           n_particles) (gs_drift_search_libraries) */
   } gs_nnpu_drift_opts;
+
+  /* The 5 shifted libraries of search_alpha0 for the columns cols[0..k)
+   * (NULL: 0..k-1) of the row-major 1024 x ldx X: out holds
+   * GS_DRIFT_N_STARTS * 1024 * k doubles.  The same for every spectrum, so
+   * a method computes them once (in its alloc) and passes them as
+   * opts.search_libs. */
+  int gs_drift_search_libraries (const double *X, size_t ldx,
+                                 const size_t *cols, size_t k,
+                                 double n_particles, double *out);
 
   void gs_nnpu_drift_opts_init (gs_nnpu_drift_opts *o);
 

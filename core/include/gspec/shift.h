@@ -46,6 +46,27 @@ int gs_shift_particles (const double *s, gs_shift_rule rule,
 int gs_shift_histogram (const int64_t *n, double alpha0, double alpha1,
                         int64_t *h);
 
+/* Particles prepared for many shifts (the cost of a Nelder-Mead search
+ * evaluates one particle set at ~100 shifts): the channels that hold
+ * particles, with their linspace steps.  About 33 KB; fill it with
+ * gs_shift_prepare. */
+typedef struct gs_shift_prep
+{
+  size_t m;                           /* channels with particles */
+  double start[GS_SHIFT_N_CHANNELS];  /* E_j = 2 j + 20 */
+  double step[GS_SHIFT_N_CHANNELS];   /* 2 / (n_j - 1) (0 when n_j = 1) */
+  int64_t n[GS_SHIFT_N_CHANNELS];     /* n_j >= 1 */
+} gs_shift_prep;
+
+/* p = the particles n[0..1024) (each >= 0; GS_EBADDATA naming the
+ * channel otherwise). */
+int gs_shift_prepare (const int64_t *n, gs_shift_prep *p);
+
+/* gs_shift_histogram on prepared particles (the same counts, bit for
+ * bit). */
+int gs_shift_histogram_prepared (const gs_shift_prep *p, double alpha0,
+                                 double alpha1, int64_t *h);
+
 /* The whole operator (get_drift_spectrum): out[c] = h[c] / sum(h) *
  * sum(s).  GS_ERANGE when every particle leaves the 20..2068 keV window.
  * out may equal s. */
