@@ -287,6 +287,118 @@ test_search_rules (void)
   CU_ASSERT_EQUAL (gs_pomp_search (65, &o, tfit, &t, &r), GS_EINVAL);
 }
 
+/* The step hook sees every step with its phase and held support, in
+ * order; backward_abs rejects a removal that lowers the loss by more than
+ * DT / 2. */
+typedef struct step_log
+{
+  table_fit t;
+  int phases[32];
+  size_t held[32];
+  int n;
+  double neg; /* loss change of {0, 1} in the backward */
+  int backward;
+} step_log;
+
+static int
+log_step (void *ctx, gs_pomp_phase phase, const size_t *sup, size_t n,
+          const double *a)
+{
+  step_log *l = (step_log *)ctx;
+  (void)sup;
+  (void)a;
+  l->backward = phase == GS_POMP_BACKWARD;
+  if (l->n < 32)
+    {
+      l->phases[l->n] = (int)phase;
+      l->held[l->n] = n;
+      l->n++;
+    }
+  return GS_OK;
+}
+
+static int
+log_fit (void *ctx, const size_t *sup, size_t n, const double *warm,
+         double *a, double *loss)
+{
+  step_log *l = (step_log *)ctx;
+  size_t j;
+  int has1 = 0, has2 = 0;
+  int rc = tfit (&l->t, sup, n, warm, a, loss);
+  for (j = 0; j < n; j++)
+    {
+      has1 |= sup[j] == 1;
+      has2 |= sup[j] == 2;
+    }
+  if (has1 && !has2 && n == 2 && l->backward)
+    *loss += l->neg; /* {0, 1} refitted in the backward: moved by neg */
+  return rc;
+}
+
+static void
+test_step_hook (void)
+{
+  step_log l;
+  gs_pomp_opts o;
+  gs_pomp_result r;
+  double dt2 = gs_pomp_threshold (0.01, 3);
+  memset (&l, 0, sizeof l);
+  /* 1 then 2 join (forward: held sizes 1, 2, 3 then the failing step at
+     3); the backward tries removals from the held support of size 3 */
+  l.t.gain[1] = 40;
+  l.t.gain[2] = 30;
+  gs_pomp_opts_init (&o);
+  o.turn = 2;
+  o.step = log_step;
+  CU_ASSERT_EQUAL_FATAL (gs_pomp_search (4, &o, log_fit, &l, &r), GS_OK);
+  CU_ASSERT_EQUAL (r.n_support, 3);
+  CU_ASSERT_EQUAL_FATAL (l.n, 4);
+  CU_ASSERT_EQUAL (l.phases[0], GS_POMP_FORWARD);
+  CU_ASSERT_EQUAL (l.held[0], 1);
+  CU_ASSERT_EQUAL (l.held[1], 2);
+  CU_ASSERT_EQUAL (l.held[2], 3);
+  CU_ASSERT_EQUAL (l.phases[3], GS_POMP_BACKWARD);
+  CU_ASSERT_EQUAL (l.held[3], 3);
+  /* Removing 2 now lowers the loss by 30 + DT (fits that are not
+     nested): the plain test 2 dL < DT removes it, the absolute one of
+     POMP_drift keeps it. */
+  l.neg = -(30 + dt2);
+  l.n = 0;
+  CU_ASSERT_EQUAL (gs_pomp_search (4, &o, log_fit, &l, &r), GS_OK);
+  CU_ASSERT_EQUAL (r.n_support, 2);
+  CU_ASSERT_EQUAL (r.alist[0][2], 3.0); /* 2 was in after the forward */
+  o.backward_abs = 1;
+  l.n = 0;
+  CU_ASSERT_EQUAL (gs_pomp_search (4, &o, log_fit, &l, &r), GS_OK);
+  CU_ASSERT_EQUAL (r.n_support, 3);
+}
+
+/* spec 3.4 post-processing on hand-computed weights. */
+static void
+test_postprocess (void)
+{
+  /* nuclides 1..4: total 10000; 1 % = 100 */
+  const double a[5] = { 500, 9000, 100, 800, 100.5 };
+  const double m[5] = { 125, 100, 50, 100, 100 }; /* m - 3 sqrt(m): 70, 28.79 */
+  const double b[5] = { 1, 69.9, 28.8, 28.7, 70 };
+  int pr[5] = { 1, 1, 1, 1, 1 };
+  /* 1 % rule: 100 is not above 100 -> 2 cleared; 100.5 stays */
+  CU_ASSERT_EQUAL (gs_pomp_postprocess (a, 5, 0.01, NULL, pr), 1);
+  CU_ASSERT (pr[0] == 1 && pr[1] == 1 && pr[2] == 0 && pr[3] == 1
+             && pr[4] == 1);
+  /* min-count rule alone: 69.9 < 70 and 28.7 < 28.79 cleared; 28.8 and 70
+     stay; the background is never touched */
+  pr[0] = pr[1] = pr[2] = pr[3] = pr[4] = 1;
+  CU_ASSERT_EQUAL (gs_pomp_postprocess (b, 5, 0, m, pr), 2);
+  CU_ASSERT (pr[0] == 1 && pr[1] == 0 && pr[2] == 1 && pr[3] == 0
+             && pr[4] == 1);
+  /* absent stays absent and is not counted */
+  pr[0] = 0;
+  pr[1] = pr[2] = pr[3] = pr[4] = 0;
+  CU_ASSERT_EQUAL (gs_pomp_postprocess (b, 5, 0.5, m, pr), 0);
+  CU_ASSERT_EQUAL (pr[0], 0);
+}
+
 /* Screening is exact: on mixtures from the embedded library, the same
  * supports and counts with and without it. */
 static void
@@ -379,4 +491,6 @@ gs_test_register_pomp (void)
   CU_add_test (s, "pomp_example (plugin)", test_plugin_example);
   CU_add_test (s, "search rules", test_search_rules);
   CU_add_test (s, "screening is exact", test_screen_exact);
+  CU_add_test (s, "step hook and |dL| backward", test_step_hook);
+  CU_add_test (s, "post-processing (spec 3.4)", test_postprocess);
 }

@@ -38,6 +38,7 @@ typedef struct pomp_state
   void *ctx;
   const gs_pomp_opts *o;
   gs_pomp_result *r;
+  gs_pomp_phase phase;
 } pomp_state;
 
 static void
@@ -85,6 +86,9 @@ forward (pomp_state *s)
       double dt = gs_pomp_threshold (s->o->alpha, s->nI), Lbest = INFINITY;
       double max_gain = 0;
       int have = 0;
+      if (s->o->step
+          && (rc = s->o->step (s->ctx, s->phase, s->I0, s->n0, s->w)) != GS_OK)
+        return rc;
       memcpy (sup, s->I0, s->n0 * sizeof (size_t));
       memcpy (warm, s->w, s->n0 * sizeof (double));
       warm[s->n0] = 0;
@@ -190,7 +194,12 @@ backward (pomp_state *s, int *removed)
     {
       double alpha = s->o->turn == 3 ? s->o->turn3_alpha : s->o->alpha;
       double dt = gs_pomp_threshold (alpha, s->nI + 1), Lbest = INFINITY;
+      double stat;
       int have = 0;
+      if (s->o->step
+          && (rc = s->o->step (s->ctx, GS_POMP_BACKWARD, s->I0, s->n0, s->w))
+                 != GS_OK)
+        return rc;
       for (p = 1; p < s->n0; p++)
         {
           size_t n = 0;
@@ -215,8 +224,11 @@ backward (pomp_state *s, int *removed)
               memcpy (a_best, a, n * sizeof (double));
             }
         }
-      note_margin (s, 2.0 * (Lbest - s->L0), dt);
-      if (!(2.0 * (Lbest - s->L0) < dt))
+      stat = 2.0 * (Lbest - s->L0);
+      if (s->o->backward_abs)
+        stat = fabs (stat);
+      note_margin (s, stat, dt);
+      if (!(stat < dt))
         break;
       s->I[s->nI++] = s->I0[best];
       push_procedure (s, s->I0[best]);
@@ -289,6 +301,7 @@ gs_pomp_search (size_t K, const gs_pomp_opts *opts, gs_pomp_fit_fn fit,
     {
       r->n_loss = 0;
       push_loss (&s, s.L0);
+      s.phase = GS_POMP_FORWARD2;
       rc = forward (&s);
       if (rc != GS_OK)
         return rc;
@@ -347,4 +360,31 @@ gs_pomp_nnpu_bound (void *ctx, const size_t *support, size_t n,
 {
   return gs_poisson_gain_bounds ((gs_poisson_ws *)ctx, support, n, a, cand,
                                  n_cand, max_gain);
+}
+
+size_t
+gs_pomp_postprocess (const double *a, size_t K, double frac,
+                     const double *min_counts, int *present)
+{
+  double tot = 0;
+  size_t j, cleared = 0;
+  for (j = 1; j < K; j++)
+    tot += a[j];
+  for (j = 1; j < K; j++)
+    {
+      int drop = 0;
+      if (!present[j])
+        continue;
+      if (frac > 0 && !(a[j] > frac * tot))
+        drop = 1;
+      if (min_counts
+          && a[j] < min_counts[j] - 3.0 * sqrt (min_counts[j]))
+        drop = 1;
+      if (drop)
+        {
+          present[j] = 0;
+          cleared++;
+        }
+    }
+  return cleared;
 }

@@ -34,8 +34,8 @@ rng_for (uint64_t seed, uint64_t stream)
   return r;
 }
 
-static double
-spec_min_counts (const char *name)
+double
+gs_synth_min_counts_default (const char *name)
 {
   if (strcmp (name, "background") == 0)
     return 125;
@@ -87,7 +87,7 @@ gs_synth_generate (const gs_library *lib, const gs_synth_opts *o,
   s->seed = o->seed;
   for (j = 0; j < K; j++)
     minc[j] = o->min_counts ? o->min_counts[j]
-                            : spec_min_counts (lib->names[j]);
+                            : gs_synth_min_counts_default (lib->names[j]);
   for (i = 0; i < o->n_spectra; i++)
     {
       int k = (int)gsl_rng_uniform_int (r, (unsigned long)o->max_active + 1);

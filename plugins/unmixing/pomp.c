@@ -19,6 +19,7 @@
 #include "gspec/plugin.h"
 #include "gspec/poisson.h"
 #include "gspec/pomp.h"
+#include "gspec/synth.h"
 
 typedef struct pomp_params_t
 {
@@ -26,6 +27,7 @@ typedef struct pomp_params_t
   int turn;
   int contribution_rule;
   double contribution;
+  int min_count_rule;
   int screen;
 } pomp_params_t;
 
@@ -34,6 +36,7 @@ typedef struct pomp_state_t
   pomp_params_t p;
   double alpha;
   const gs_library_view *lib;
+  double min_counts[GS_POMP_MAX_COMPONENTS]; /* min_count_rule's m */
 } pomp_state_t;
 
 static const gs_param_spec pomp_params[] = {
@@ -50,6 +53,11 @@ static const gs_param_spec pomp_params[] = {
     "`contribution` x the total counts of all nuclides" },
   { "contribution", GS_PARAM_REAL, offsetof (pomp_params_t, contribution),
     0.01, 0, 1, NULL, "fraction used by contribution_rule (spec: 1 %)" },
+  { "min_count_rule", GS_PARAM_BOOL, offsetof (pomp_params_t, min_count_rule),
+    0, 0, 0, NULL,
+    "spec 3.4 (scenario 3): drop a selected nuclide with fewer than m - 3 "
+    "sqrt(m) counts, m the sampler's minimum for it (100 for Co60, Cs137, "
+    "Eu152, 50 otherwise)" },
   { "screen", GS_PARAM_BOOL, offsetof (pomp_params_t, screen), 1, 0, 0,
     NULL,
     "skip forward candidates that provably cannot win: gradient >= 0 at "
@@ -81,6 +89,13 @@ pomp_alloc (void *vstate, const void *params, const gs_setup *setup)
                            "unmixing.pomp: the library has %zu components; "
                            "P-OMP needs 2..%d (background first)",
                            s->lib->n_components, GS_POMP_MAX_COMPONENTS);
+  {
+    size_t j;
+    for (j = 0; j < s->lib->n_components; j++)
+      s->min_counts[j] = s->lib->names && s->lib->names[j]
+                             ? gs_synth_min_counts_default (s->lib->names[j])
+                             : 50;
+  }
   return GS_OK;
 }
 
@@ -143,15 +158,9 @@ pomp_analyze (const void *vstate, void *work, const double *y, size_t n,
         res->std[c] = std[j];
       res->present[c] = 1;
     }
-  if (s->p.contribution_rule)
-    {
-      double tot = 0;
-      for (j = 1; j < K; j++)
-        tot += r.a[j];
-      for (j = 1; j < K; j++)
-        if (!(r.a[j] > s->p.contribution * tot))
-          res->present[j] = 0;
-    }
+  gs_pomp_postprocess (r.a, K, s->p.contribution_rule ? s->p.contribution : 0,
+                       s->p.min_count_rule ? s->min_counts : NULL,
+                       res->present);
   for (j = 1; j < K; j++)
     n_sel += res->present[j] == 1;
   res->extras[0] = (double)n_sel;

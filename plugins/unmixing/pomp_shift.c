@@ -8,16 +8,14 @@
  *     alpha; the library is shifted by it and plain P-OMP runs on the
  *     shifted library (Std from the shifted library).
  *   option 1: P-OMP whose every support fit is an NNPU_drift on the
- *     support's columns: forward fits start the shift from the 5-point
- *     start, backward fits from the shift of the current support; the
- *     backward never removes the last nuclide, turn 3's backward runs at
- *     alpha / 100.  Std from the unshifted library (as the reference).
- *     gs_pomp_search does not tell a fit which phase it belongs to: a fit
- *     is taken as a backward one when an earlier fit holds its columns
- *     plus one (that of the support being pruned); turn 3's second
- *     forward, which the reference runs as plain P-OMP on the library
- *     shifted by the first forward's estimate, runs drift fits here
- *     (started like the others by that rule).
+ *     support's columns (the reference's example): forward fits start the
+ *     shift from the 5-point start, backward fits from the shift of the
+ *     support the search holds (the search tells each step's phase and
+ *     held support); the backward never removes the last nuclide, tests
+ *     |2 dL| as POMP_drift does and runs at alpha / 100 for turn 3,
+ *     whose second forward is plain P-OMP on the library shifted by the
+ *     first forward's estimate.  Std from the unshifted library (as the
+ *     reference).
  * alpha is the experiment's target false-positive rate (or the `alpha`
  * parameter): a statistical test, no host calibration.  Counts are the
  * final weights (the spec's Alist[2]); the shift of the final support is
@@ -35,6 +33,7 @@
 #include "gspec/plugin.h"
 #include "gspec/poisson.h"
 #include "gspec/pomp.h"
+#include "gspec/synth.h"
 
 typedef struct ps_params_t
 {
@@ -44,6 +43,9 @@ typedef struct ps_params_t
   double tol;
   double particles;
   double alpha;
+  int contribution_rule;
+  double contribution;
+  int min_count_rule;
 } ps_params_t;
 
 typedef struct ps_state_t
@@ -51,6 +53,7 @@ typedef struct ps_state_t
   ps_params_t p;
   double alpha;
   const gs_library_view *lib;
+  double min_counts[GS_POMP_MAX_COMPONENTS]; /* min_count_rule's m */
   double *search_libs; /* option 0: the 5 shifted libraries of the
                           search, the same for every spectrum */
 } ps_state_t;
@@ -61,7 +64,6 @@ typedef struct ps_fit_t
   uint64_t mask;
   double alpha[2];
   double loss;
-  int batch;
 } ps_fit_t;
 
 /* The fit context of option 1. */
@@ -74,8 +76,13 @@ typedef struct ps_ctx_t
   gs_nnpu_drift_opts o;
   ps_fit_t *fits; /* ring of the last cap fits */
   size_t cap, n_fits, head;
-  int batch;
-  size_t last_n;
+  gs_pomp_phase phase;
+  uint64_t held;        /* the support the search holds */
+  int have_fwd;         /* alpha_fwd set (first backward step seen) */
+  double alpha_fwd[2];  /* the first forward's final shift */
+  double particles;
+  double *Xe;           /* turn 3: the library shifted by alpha_fwd */
+  gs_poisson_ws *pws;   /* prepared on Xe for the second forward */
 } ps_ctx_t;
 
 static const gs_param_spec ps_params[] = {
@@ -96,6 +103,17 @@ static const gs_param_spec ps_params[] = {
   { "alpha", GS_PARAM_REAL, offsetof (ps_params_t, alpha), 0, 0, 0.49, NULL,
     "false-alarm level of the tests; 0 (default): the experiment's "
     "target_fpr" },
+  { "contribution_rule", GS_PARAM_BOOL,
+    offsetof (ps_params_t, contribution_rule), 0, 0, 0, NULL,
+    "spec 3.4: drop a selected nuclide whose counts are not above "
+    "`contribution` x the total counts of all nuclides" },
+  { "contribution", GS_PARAM_REAL, offsetof (ps_params_t, contribution), 0.01,
+    0, 1, NULL, "fraction used by contribution_rule (spec: 1 %)" },
+  { "min_count_rule", GS_PARAM_BOOL, offsetof (ps_params_t, min_count_rule), 0,
+    0, 0, NULL,
+    "spec 3.4 (scenario 3): drop a selected nuclide with fewer than m - 3 "
+    "sqrt(m) counts, m the sampler's minimum for it (100 for Co60, Cs137, "
+    "Eu152, 50 otherwise)" },
   { NULL, 0, 0, 0, 0, 0, NULL, NULL }
 };
 
@@ -106,6 +124,7 @@ static int
 ps_alloc (void *vstate, const void *params, const gs_setup *setup)
 {
   ps_state_t *s = (ps_state_t *)vstate;
+  size_t j;
   memcpy (&s->p, params, sizeof s->p);
   s->lib = setup->library;
   s->alpha = s->p.alpha > 0 ? s->p.alpha : setup->target_fpr;
@@ -121,6 +140,10 @@ ps_alloc (void *vstate, const void *params, const gs_setup *setup)
                            "components; P-OMP needs 2..%d (background "
                            "first)",
                            s->lib->n_components, GS_POMP_MAX_COMPONENTS);
+  for (j = 0; j < s->lib->n_components; j++)
+    s->min_counts[j] = s->lib->names && s->lib->names[j]
+                           ? gs_synth_min_counts_default (s->lib->names[j])
+                           : 50;
   s->search_libs = NULL;
   if (s->p.option == 0 && s->lib->n_channels == GS_SHIFT_N_CHANNELS)
     {
@@ -189,38 +212,6 @@ ps_mask (const size_t *support, size_t n)
   return m;
 }
 
-static int
-ps_popcount (uint64_t m)
-{
-  int c = 0;
-  for (; m; m &= m - 1)
-    c++;
-  return c;
-}
-
-/* The shift to start a fit of `mask` from: the fit of the current support
- * when this is a backward fit (a recorded fit of one more column that
- * contains this one: the most recent batch of such fits, and in it the
- * lowest loss, which is the support the search holds), else NULL (a
- * forward fit: the 5-point start).  gs_pomp_search does not say which
- * phase it is in; this recovers it from the fits themselves. */
-static const double *
-ps_backward_start (const ps_ctx_t *c, uint64_t mask, size_t n)
-{
-  const ps_fit_t *best = NULL;
-  size_t i;
-  for (i = 0; i < c->n_fits; i++)
-    {
-      const ps_fit_t *f = &c->fits[i];
-      if ((f->mask & mask) != mask || ps_popcount (f->mask) != (int)n + 1)
-        continue;
-      if (!best || f->batch > best->batch
-          || (f->batch == best->batch && f->loss < best->loss))
-        best = f;
-    }
-  return best ? best->alpha : NULL;
-}
-
 static void
 ps_remember (ps_ctx_t *c, uint64_t mask, const double *alpha, double loss)
 {
@@ -229,13 +220,48 @@ ps_remember (ps_ctx_t *c, uint64_t mask, const double *alpha, double loss)
   f->alpha[0] = alpha[0];
   f->alpha[1] = alpha[1];
   f->loss = loss;
-  f->batch = c->batch;
   c->head = (c->head + 1) % c->cap;
   if (c->n_fits < c->cap)
     c->n_fits++;
 }
 
-/* Option 1's support fit: NNPU_drift on the support's columns. */
+static const ps_fit_t *ps_last_fit_of (const ps_ctx_t *c, uint64_t mask);
+
+/* Option 1's step hook: the phase and the held support; on the first
+ * backward step the held support's shift is the forward's final one
+ * (the reference's X_est). */
+static int
+ps_step (void *vctx, gs_pomp_phase phase, const size_t *support, size_t n,
+         const double *a)
+{
+  ps_ctx_t *c = (ps_ctx_t *)vctx;
+  (void)a;
+  c->held = ps_mask (support, n);
+  if (phase != GS_POMP_FORWARD && !c->have_fwd)
+    {
+      const ps_fit_t *f = ps_last_fit_of (c, c->held);
+      c->alpha_fwd[0] = f ? f->alpha[0] : 0;
+      c->alpha_fwd[1] = f ? f->alpha[1] : 0;
+      c->have_fwd = 1;
+    }
+  if (phase == GS_POMP_FORWARD2 && c->phase != GS_POMP_FORWARD2)
+    {
+      int rc = gs_shift_library_columns (c->X, c->K, c->alpha_fwd[0],
+                                         c->alpha_fwd[1], GS_SHIFT_ROUND,
+                                         c->particles, c->Xe);
+      if (rc == GS_OK)
+        rc = gs_poisson_prepare (c->pws, c->Xe, c->K, GS_SHIFT_N_CHANNELS,
+                                 c->K, c->y);
+      if (rc != GS_OK)
+        return rc;
+    }
+  c->phase = phase;
+  return GS_OK;
+}
+
+/* Option 1's support fit: NNPU_drift on the support's columns (forward:
+ * 5-point start; backward: the held support's shift), or in turn 3's
+ * second forward a plain fit on the shifted library. */
 static int
 ps_drift_fit (void *vctx, const size_t *support, size_t n, const double *warm,
               double *a, double *loss)
@@ -244,14 +270,21 @@ ps_drift_fit (void *vctx, const size_t *support, size_t n, const double *warm,
   gs_nnpu_drift_opts o = c->o;
   gs_nnpu_drift_info info;
   uint64_t mask = ps_mask (support, n);
-  const double *start;
+  const double *start = NULL;
   int rc;
-  if (n != c->last_n)
+  if (c->phase == GS_POMP_FORWARD2)
     {
-      c->batch++;
-      c->last_n = n;
+      rc = gs_pomp_nnpu_fit (c->pws, support, n, warm, a, loss);
+      if (rc == GS_OK)
+        ps_remember (c, mask, c->alpha_fwd, *loss);
+      return rc;
     }
-  start = ps_backward_start (c, mask, n);
+  if (c->phase == GS_POMP_BACKWARD)
+    {
+      const ps_fit_t *f = ps_last_fit_of (c, c->held);
+      if (f)
+        start = f->alpha;
+    }
   if (warm)
     {
       memcpy (a, warm, n * sizeof (double));
@@ -359,8 +392,14 @@ ps_analyze (const void *vstate, void *work, const double *y, size_t n,
       c.o = dopts;
       c.fits = ring;
       c.cap = ps_ring_cap (K);
+      c.phase = GS_POMP_FORWARD;
+      c.particles = s->p.particles;
+      c.Xe = Xshift;
+      c.pws = pws;
       o.turn3_alpha = s->alpha / 100;
       o.backward_min = 2;
+      o.backward_abs = 1;
+      o.step = ps_step;
       rc = gs_pomp_search (K, &o, ps_drift_fit, &c, &r);
       if (rc != GS_OK)
         return rc;
@@ -393,6 +432,9 @@ ps_analyze (const void *vstate, void *work, const double *y, size_t n,
         res->std[c] = std[j];
       res->present[c] = 1;
     }
+  gs_pomp_postprocess (r.a, K, s->p.contribution_rule ? s->p.contribution : 0,
+                       s->p.min_count_rule ? s->min_counts : NULL,
+                       res->present);
   res->extras[0] = shift[0];
   res->extras[1] = shift[1];
   res->extras[2] = deviance;

@@ -38,6 +38,14 @@ extern "C" {
 
 #define GS_POMP_MAX_COMPONENTS 64
 
+/* The phase a step of the search belongs to. */
+typedef enum gs_pomp_phase
+{
+  GS_POMP_FORWARD = 0,  /* the first forward */
+  GS_POMP_BACKWARD = 1, /* backward removal (turn >= 2) */
+  GS_POMP_FORWARD2 = 2  /* turn 3's second forward */
+} gs_pomp_phase;
+
 typedef struct gs_pomp_opts
 {
   double alpha;       /* false-alarm level of the tests (default 0.01) */
@@ -70,6 +78,18 @@ typedef struct gs_pomp_opts
    * any (the decision is the same); its loss_list entry is then the
    * bound L0 - max bound and min_margin a lower bound. */
   int exact_losses;
+  /* 1: the removal test is |2 (L_j - L0)| < DT, as POMP_drift has it
+   * (fits that re-estimate a shift are not nested: a removal can lower
+   * the loss); 0 (default): 2 (L_j - L0) < DT, as POMP. */
+  int backward_abs;
+  /* Optional: called before the candidates of every step are fitted,
+   * with the step's phase and the support the search holds (and its
+   * weights), so that a fit can start from what the held support's fit
+   * found (pomp-shift option 1: the shift).  The first fit, of {0}, is
+   * made before any step (phase GS_POMP_FORWARD).  A non-zero return
+   * stops the search with that status.  Gets the fit's ctx. */
+  int (*step) (void *ctx, gs_pomp_phase phase, const size_t *support,
+               size_t n, const double *a);
 } gs_pomp_opts;
 
 void gs_pomp_opts_init (gs_pomp_opts *o);
@@ -125,6 +145,17 @@ int gs_pomp_nnpu_screen (void *ctx, const size_t *support, size_t n,
 int gs_pomp_nnpu_bound (void *ctx, const size_t *support, size_t n,
                         const double *a, const size_t *cand, size_t n_cand,
                         double *max_gain);
+
+/* The notebooks' post-processing of spec 3.4 on final weights a[0..K)
+ * (a[0] the background, never touched): present[j] = 0 for a nuclide j
+ * whose weight is not above frac x the total of all nuclides (frac > 0;
+ * the 1 % rule, computed over all nuclides: the notebooks' sum that skips
+ * the first nuclide is a quirk), and, when min_counts is not NULL, for one
+ * with a[j] < m - 3 sqrt(m), m = min_counts[j] (the scenario-3 rule: a
+ * nuclide the sampler puts in a spectrum has at least m expected counts).
+ * Returns the number of nuclides cleared. */
+size_t gs_pomp_postprocess (const double *a, size_t K, double frac,
+                            const double *min_counts, int *present);
 
 #ifdef __cplusplus
 }

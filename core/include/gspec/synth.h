@@ -34,6 +34,11 @@ typedef struct gs_synth_opts
   uint64_t seed;
 } gs_synth_opts;
 
+/* The sampler's minimum expected counts of a component by name (the
+ * spec's: background 125, Co60, Cs137 and Eu152 100, others 50); the
+ * scenario-3 post-processing of spec 3.4 uses them too. */
+double gs_synth_min_counts_default (const char *name);
+
 /* The spec's defaults: 0..4 nuclides, 200..1e5 counts, background
  * U(0.1, 0.9). */
 void gs_synth_opts_init (gs_synth_opts *o);
