@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against the reference implementations, single thread.
-#   bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift]
+#   bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift|nn]
 # Prints ms/spectrum for gspec and for the reference algorithm (a Python
 # transcription of the authors' code, run with Debian's python3-numpy /
 # python3-scipy when present) on identical spectra, and the ratio; for
@@ -11,6 +11,12 @@
 #               PY_N (default 200) of them
 #   pomp-shift  unmixing.pomp-shift option 0 on the first N (default 100)
 #               spectra of scenario 3's test split (reference on all N)
+#   nn          the NN engine on the CPU-sized CNN and Turner et al.'s
+#               reference CNN against PyTorch (Debian's python3-torch,
+#               `apt install python3-torch`; skipped when absent): batch-1
+#               latency and best-batch inference throughput on 1 thread,
+#               training throughput on 2 threads; N = seconds per
+#               measurement (default 3)
 # N empty or "-" keeps each part's default.  The GammaBench library is
 # used when ${GSPEC_DATA:-../shared/data}/gammabench exists, the embedded
 # one otherwise.
@@ -20,8 +26,8 @@ build=${1:-build}
 narg=${2:--}
 what=${3:-all}
 case $what in
-  all|nnpu|pomp|pomp-shift) ;;
-  *) echo "usage: bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift]" >&2
+  all|nnpu|pomp|pomp-shift|nn) ;;
+  *) echo "usage: bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift|nn]" >&2
      exit 2 ;;
 esac
 size() { if [ "$narg" = - ]; then echo "$1"; else echo "$narg"; fi; }
@@ -29,6 +35,7 @@ want() { [ "$what" = all ] || [ "$what" = "$1" ]; }
 targets=()
 want nnpu && targets+=(gspec_bench_nnpu)
 { want pomp || want pomp-shift; } && targets+=(gspec_bench_pomp)
+want nn && targets+=(gspec_bench_nn)
 cmake --build "$build" --target "${targets[@]}" -j2 >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -133,4 +140,33 @@ if want pomp-shift; then
   else
     echo "python3-numpy/scipy not installed: Python reference skipped"
   fi
+fi
+
+if want nn; then
+  secs=$(size 3)
+  have_torch=0
+  "$py" -c 'import torch' 2>/dev/null && have_torch=1
+  for arch in cpu turner; do
+    echo "== NN engine, $arch architecture ($secs s per measurement)"
+    OPENBLAS_NUM_THREADS=1 "$build/bench/gspec_bench_nn" "$arch" "$secs" \
+      | tee "$tmp/nn.txt"
+    if [ $have_torch = 1 ]; then
+      "$py" bench/reference_torch.py "$arch" "$secs" | tee "$tmp/torch.txt"
+      get() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
+      awk -v lat="$(get LAT1_MS "$tmp/nn.txt")" \
+          -v tlat="$(get TORCH_LAT1_MS "$tmp/torch.txt")" \
+          -v inf="$(get INF_SPS "$tmp/nn.txt")" \
+          -v tinf="$(get TORCH_INF_SPS "$tmp/torch.txt")" \
+          -v tr="$(get TRAIN_SPS "$tmp/nn.txt")" \
+          -v ttr="$(get TORCH_TRAIN_SPS "$tmp/torch.txt")" \
+          -v gf="$(get INF_GFLOPS "$tmp/nn.txt")" \
+          -v peak="$(get SGEMM_GFLOPS "$tmp/nn.txt")" 'BEGIN {
+        printf "ratio batch-1 latency PyTorch/gspec: %.2fx\n", tlat / lat
+        printf "ratio inference throughput gspec/PyTorch(batch 512): %.2fx\n", inf / tinf
+        printf "ratio training throughput gspec/PyTorch (2 threads): %.2fx\n", tr / ttr
+        printf "inference at %.0f %% of the sgemm peak\n", 100 * gf / peak }'
+    else
+      echo "python3-torch not installed: PyTorch reference skipped"
+    fi
+  done
 fi

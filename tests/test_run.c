@@ -35,81 +35,6 @@ static const char *const cfg_embedded
       "  - id: unmixing.nnpu\n"
       "  - id: test.cosine\n";
 
-/* Not inlined: GCC 12 -O3 misreads the address-taken local as dangling
- * (-Wdangling-pointer false positive). */
-__attribute__ ((noinline)) static char *
-slurp (const char *dir, const char *name)
-{
-  char *p = gs__path_join (dir, name), *text = NULL;
-  int rc = gs__read_file (p, &text, NULL);
-  free (p);
-  return rc == GS_OK ? text : NULL;
-}
-
-/* The metric parts of results.json: the "report" member and every
- * method's "metrics" object (timings and dates are excluded). */
-static char *
-metrics_of (const char *dir)
-{
-  char *t = slurp (dir, "results.json"), *r, *out;
-  gs__buf b;
-  const char *p;
-  if (!t)
-    return NULL;
-  gs__buf_init (&b);
-  for (p = strstr (t, "\"metrics\": {"); p; p = strstr (p + 1, "\"metrics\": {"))
-    {
-      /* the metrics object ends its line */
-      const char *e = strchr (p, '\n');
-      gs__buf_append (&b, p, e ? (size_t)(e - p) : strlen (p));
-    }
-  r = strstr (t, "\"report\": ");
-  /* the report without its "timing" objects */
-  while (r && *r)
-    {
-      const char *tm = strstr (r, "\"timing\": {");
-      const char *e = tm ? strchr (tm, '}') : NULL;
-      if (!tm || !e)
-        {
-          gs__buf_puts (&b, r);
-          break;
-        }
-      gs__buf_append (&b, r, (size_t)(tm - r));
-      r = (char *)e + 1;
-    }
-  if (!strstr (t, "\"report\": "))
-    gs__buf_puts (&b, "(no report)");
-  out = gs__strdup (b.data ? b.data : "");
-  gs__buf_fini (&b);
-  free (t);
-  return out;
-}
-
-static int
-same_file (const char *d1, const char *d2, const char *name)
-{
-  char *a = slurp (d1, name), *b = slurp (d2, name);
-  int same = a && b && strcmp (a, b) == 0;
-  if (!same)
-    fprintf (stderr, "\n  %s differs between %s and %s\n", name, d1, d2);
-  free (a);
-  free (b);
-  return same;
-}
-
-static int
-run_cfg (const char *cfg, const char *out, int threads, int fresh)
-{
-  gs_run_opts o;
-  gs_run_opts_init (&o);
-  o.config = cfg;
-  o.out_dir = out;
-  o.threads = threads;
-  o.quiet = 1;
-  o.fresh = fresh;
-  return gs_run (&o);
-}
-
 static void
 test_threads_invariant (void)
 {
@@ -118,12 +43,12 @@ test_threads_invariant (void)
   char *o1 = gs__path_join (dir, "t1"), *o2 = gs__path_join (dir, "t2");
   char *o3 = gs__path_join (dir, "t1b"), *m1, *m2, *m3, *res;
   setenv ("GSPEC_PLUGIN_PATH", FX_RUN_DIR, 1);
-  CU_ASSERT_EQUAL (run_cfg (cfg, o1, 1, 0), GS_OK);
-  CU_ASSERT_EQUAL (run_cfg (cfg, o2, 2, 0), GS_OK);
-  CU_ASSERT_EQUAL (run_cfg (cfg, o3, 1, 0), GS_OK);
-  m1 = metrics_of (o1);
-  m2 = metrics_of (o2);
-  m3 = metrics_of (o3);
+  CU_ASSERT_EQUAL (gs_test_run_cfg (cfg, o1, 1, 0), GS_OK);
+  CU_ASSERT_EQUAL (gs_test_run_cfg (cfg, o2, 2, 0), GS_OK);
+  CU_ASSERT_EQUAL (gs_test_run_cfg (cfg, o3, 1, 0), GS_OK);
+  m1 = gs_test_metrics_of (o1);
+  m2 = gs_test_metrics_of (o2);
+  m3 = gs_test_metrics_of (o3);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m3);
@@ -131,16 +56,16 @@ test_threads_invariant (void)
   GS_ASSERT_CONTAINS (m1, "\"quantification\"");
   CU_ASSERT_STRING_EQUAL (m1, m2);
   CU_ASSERT_STRING_EQUAL (m1, m3);
-  CU_ASSERT (same_file (o1, o2, "predictions/unmixing.nnpu.csv"));
-  CU_ASSERT (same_file (o1, o2, "predictions/test.cosine.csv"));
-  CU_ASSERT (same_file (o1, o2, "tables/identification.csv"));
+  CU_ASSERT (gs_test_same_file (o1, o2, "predictions/unmixing.nnpu.csv"));
+  CU_ASSERT (gs_test_same_file (o1, o2, "predictions/test.cosine.csv"));
+  CU_ASSERT (gs_test_same_file (o1, o2, "tables/identification.csv"));
   /* The score method was calibrated on the validation split (quantile
    * mode never exceeds the target there). */
-  res = slurp (o1, "results.json");
+  res = gs_test_slurp (o1, "results.json");
   GS_ASSERT_CONTAINS (res, "\"scenario\": {\"id\": 3");
   GS_ASSERT_CONTAINS (res, "\"calibration\"");
   free (res);
-  res = slurp (o1, "summary.md");
+  res = gs_test_slurp (o1, "summary.md");
   GS_ASSERT_CONTAINS (res, "| | Accuracy | PPR | FPrR | FPR | FNR |");
   GS_ASSERT_CONTAINS (res, "quantile");
   free (res);
@@ -166,10 +91,10 @@ test_crash_isolated (void)
   char *cfg = gs_test_write (dir, "cfg.yaml", text);
   char *out = gs__path_join (dir, "out"), *res, *md;
   setenv ("GSPEC_PLUGIN_PATH", FX_RUN_DIR, 1);
-  CU_ASSERT_EQUAL (run_cfg (cfg, out, 2, 0), GS_EFAILED);
+  CU_ASSERT_EQUAL (gs_test_run_cfg (cfg, out, 2, 0), GS_EFAILED);
   GS_ASSERT_CONTAINS (gs_last_error (), "test.crash");
-  res = slurp (out, "results.json");
-  md = slurp (out, "summary.md");
+  res = gs_test_slurp (out, "results.json");
+  md = gs_test_slurp (out, "summary.md");
   CU_ASSERT_PTR_NOT_NULL_FATAL (res);
   CU_ASSERT_PTR_NOT_NULL_FATAL (md);
   GS_ASSERT_CONTAINS (res, "killed by signal 6");
@@ -179,8 +104,8 @@ test_crash_isolated (void)
   CU_ASSERT_PTR_NULL (strstr (res, "\"unmixing.nnpu\", \"plugin_version\": "
                                    "\"1.0.0\", \"status\": \"failed\""));
   {
-    char *p = slurp (out, "predictions/unmixing.nnpu.csv");
-    char *q = slurp (out, "predictions/test.cosine.csv");
+    char *p = gs_test_slurp (out, "predictions/unmixing.nnpu.csv");
+    char *q = gs_test_slurp (out, "predictions/test.cosine.csv");
     size_t lines = 0;
     const char *s;
     CU_ASSERT_PTR_NOT_NULL (p);
@@ -201,15 +126,6 @@ test_crash_isolated (void)
   free (dir);
 }
 
-static int
-file_exists (const char *dir, const char *name)
-{
-  char *p = gs__path_join (dir, name);
-  struct stat st;
-  int ok = stat (p, &st) == 0;
-  free (p);
-  return ok;
-}
 
 /* Starts `gspec run CFG --out OUT --quiet` and kills it (kill -9) once
  * the nnpu checkpoint exists. */
@@ -227,7 +143,7 @@ run_and_kill (const char *cfg, const char *out)
     }
   if (pid < 0)
     return -1;
-  while (!file_exists (out, "checkpoints/unmixing.nnpu.ckpt")
+  while (!gs_test_file_exists (out, "checkpoints/unmixing.nnpu.ckpt")
          && waited < 60000)
     {
       struct timespec ts = { 0, 5000000L };
@@ -252,26 +168,26 @@ test_resume_after_kill (void)
   char *ref = gs__path_join (dir, "ref"), *m1, *m2, *res;
   setenv ("GSPEC_PLUGIN_PATH", FX_RUN_DIR, 1);
   CU_ASSERT_EQUAL_FATAL (run_and_kill (cfg, out), 0);
-  CU_ASSERT (file_exists (out, "checkpoints/unmixing.nnpu.ckpt"));
-  CU_ASSERT (!file_exists (out, "checkpoints/test.sleep.ckpt"));
-  CU_ASSERT (!file_exists (out, "results.json"));
+  CU_ASSERT (gs_test_file_exists (out, "checkpoints/unmixing.nnpu.ckpt"));
+  CU_ASSERT (!gs_test_file_exists (out, "checkpoints/test.sleep.ckpt"));
+  CU_ASSERT (!gs_test_file_exists (out, "results.json"));
   /* A temporary file of a dead writer is cleaned up on resume. */
   free (gs_test_write (out, "checkpoints/test.sleep.ckpt.tmp.999999999",
                        "partial"));
   /* The same command again resumes and finishes. */
-  CU_ASSERT_EQUAL (run_cfg (cfg, out, 1, 0), GS_OK);
-  CU_ASSERT (!file_exists (out, "checkpoints/test.sleep.ckpt.tmp.999999999"));
-  res = slurp (out, "results.json");
+  CU_ASSERT_EQUAL (gs_test_run_cfg (cfg, out, 1, 0), GS_OK);
+  CU_ASSERT (!gs_test_file_exists (out, "checkpoints/test.sleep.ckpt.tmp.999999999"));
+  res = gs_test_slurp (out, "results.json");
   GS_ASSERT_CONTAINS (res, "\"unmixing.nnpu\", \"plugin_version\"");
   GS_ASSERT_CONTAINS (res, "\"status\": \"ok\", \"resumed\": true");
-  CU_ASSERT_EQUAL (run_cfg (cfg, ref, 2, 0), GS_OK);
-  m1 = metrics_of (out);
-  m2 = metrics_of (ref);
+  CU_ASSERT_EQUAL (gs_test_run_cfg (cfg, ref, 2, 0), GS_OK);
+  m1 = gs_test_metrics_of (out);
+  m2 = gs_test_metrics_of (ref);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
   CU_ASSERT_STRING_EQUAL (m1, m2);
-  CU_ASSERT (same_file (out, ref, "predictions/unmixing.nnpu.csv"));
-  CU_ASSERT (same_file (out, ref, "predictions/test.sleep.csv"));
+  CU_ASSERT (gs_test_same_file (out, ref, "predictions/unmixing.nnpu.csv"));
+  CU_ASSERT (gs_test_same_file (out, ref, "predictions/test.sleep.csv"));
   free (m1);
   /* A damaged checkpoint is recomputed, never trusted. */
   {
@@ -283,11 +199,11 @@ test_resume_after_kill (void)
     free (data);
     free (ck);
   }
-  CU_ASSERT_EQUAL (run_cfg (cfg, out, 2, 0), GS_OK);
+  CU_ASSERT_EQUAL (gs_test_run_cfg (cfg, out, 2, 0), GS_OK);
   free (res);
-  res = slurp (out, "results.json");
+  res = gs_test_slurp (out, "results.json");
   GS_ASSERT_CONTAINS (res, "\"status\": \"ok\", \"resumed\": false");
-  m1 = metrics_of (out);
+  m1 = gs_test_metrics_of (out);
   CU_ASSERT_STRING_EQUAL (m1, m2);
   /* A changed parameter of one method recomputes only that one. */
   unsetenv ("GSPEC_PLUGIN_PATH");
@@ -324,18 +240,18 @@ test_train_generate_analyze (void)
             GSPEC_BUILD_DIR);
   status = system (cmd);
   CU_ASSERT_EQUAL (status, 0);
-  CU_ASSERT (file_exists (dir, "gen/spectra/train.counts.npy"));
-  CU_ASSERT (file_exists (dir, "gen/spectra/valid.meta.csv"));
-  model = slurp (dir, "tr/models/test.cosine.gsm");
+  CU_ASSERT (gs_test_file_exists (dir, "gen/spectra/train.counts.npy"));
+  CU_ASSERT (gs_test_file_exists (dir, "gen/spectra/valid.meta.csv"));
+  model = gs_test_slurp (dir, "tr/models/test.cosine.gsm");
   CU_ASSERT_PTR_NOT_NULL_FATAL (model);
   GS_ASSERT_CONTAINS (model, "\nthreshold 1 ");
   free (model);
-  a = slurp (dir, "gen/spectra/test.meta.csv");
+  a = gs_test_slurp (dir, "gen/spectra/test.meta.csv");
   GS_ASSERT_CONTAINS (a, "gain_shift_percent");
   free (a);
   /* Same labels column (index,labels,...) in analyze and run. */
-  a = slurp (dir, "an.csv");
-  b = slurp (dir, "run/predictions/test.cosine.csv");
+  a = gs_test_slurp (dir, "an.csv");
+  b = gs_test_slurp (dir, "run/predictions/test.cosine.csv");
   CU_ASSERT_PTR_NOT_NULL (a);
   CU_ASSERT_PTR_NOT_NULL (b);
   if (a && b)
@@ -349,7 +265,7 @@ test_train_generate_analyze (void)
             dir, GSPEC_BUILD_DIR);
   status = system (cmd);
   CU_ASSERT (WIFEXITED (status) && WEXITSTATUS (status) != 0);
-  a = slurp (dir, "bad.log");
+  a = gs_test_slurp (dir, "bad.log");
   GS_ASSERT_CONTAINS (a, "--method no.such");
   free (a);
   unsetenv ("GSPEC_PLUGIN_PATH");
@@ -371,14 +287,14 @@ test_scenario1_smoke (void)
   dir = gs_test_tmpdir ();
   o1 = gs__path_join (dir, "a");
   o2 = gs__path_join (dir, "b");
-  CU_ASSERT_EQUAL (run_cfg (GSPEC_SOURCE_DIR "/configs/scenario1-smoke.yaml",
+  CU_ASSERT_EQUAL (gs_test_run_cfg (GSPEC_SOURCE_DIR "/configs/scenario1-smoke.yaml",
                             o1, 1, 0),
                    GS_OK);
-  CU_ASSERT_EQUAL (run_cfg (GSPEC_SOURCE_DIR "/configs/scenario1-smoke.yaml",
+  CU_ASSERT_EQUAL (gs_test_run_cfg (GSPEC_SOURCE_DIR "/configs/scenario1-smoke.yaml",
                             o2, 2, 1),
                    GS_OK);
-  m1 = metrics_of (o1);
-  m2 = metrics_of (o2);
+  m1 = gs_test_metrics_of (o1);
+  m2 = gs_test_metrics_of (o2);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
   GS_ASSERT_CONTAINS (m1, "\"quantification\"");

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gspec/status.h"
+#include "run.h"
 #include "util.h"
 
 const char *
@@ -118,4 +120,89 @@ gs_test_json_array (const char *text, const char *after, const char *key,
         }
     }
   return n;
+}
+
+/* Not inlined: GCC 12 -O3 misreads the address-taken local as dangling
+ * (-Wdangling-pointer false positive). */
+__attribute__ ((noinline)) char *
+gs_test_slurp (const char *dir, const char *name)
+{
+  char *p = gs__path_join (dir, name), *text = NULL;
+  int rc = gs__read_file (p, &text, NULL);
+  free (p);
+  return rc == GS_OK ? text : NULL;
+}
+
+/* The metric parts of results.json: the "report" member and every
+ * method's "metrics" object (timings and dates are excluded). */
+char *
+gs_test_metrics_of (const char *dir)
+{
+  char *t = gs_test_slurp (dir, "results.json"), *r, *out;
+  gs__buf b;
+  const char *p;
+  if (!t)
+    return NULL;
+  gs__buf_init (&b);
+  for (p = strstr (t, "\"metrics\": {"); p; p = strstr (p + 1, "\"metrics\": {"))
+    {
+      /* the metrics object ends its line */
+      const char *e = strchr (p, '\n');
+      gs__buf_append (&b, p, e ? (size_t)(e - p) : strlen (p));
+    }
+  r = strstr (t, "\"report\": ");
+  /* the report without its "timing" objects */
+  while (r && *r)
+    {
+      const char *tm = strstr (r, "\"timing\": {");
+      const char *e = tm ? strchr (tm, '}') : NULL;
+      if (!tm || !e)
+        {
+          gs__buf_puts (&b, r);
+          break;
+        }
+      gs__buf_append (&b, r, (size_t)(tm - r));
+      r = (char *)e + 1;
+    }
+  if (!strstr (t, "\"report\": "))
+    gs__buf_puts (&b, "(no report)");
+  out = gs__strdup (b.data ? b.data : "");
+  gs__buf_fini (&b);
+  free (t);
+  return out;
+}
+
+int
+gs_test_same_file (const char *d1, const char *d2, const char *name)
+{
+  char *a = gs_test_slurp (d1, name), *b = gs_test_slurp (d2, name);
+  int same = a && b && strcmp (a, b) == 0;
+  if (!same)
+    fprintf (stderr, "\n  %s differs between %s and %s\n", name, d1, d2);
+  free (a);
+  free (b);
+  return same;
+}
+
+int
+gs_test_run_cfg (const char *cfg, const char *out, int threads, int fresh)
+{
+  gs_run_opts o;
+  gs_run_opts_init (&o);
+  o.config = cfg;
+  o.out_dir = out;
+  o.threads = threads;
+  o.quiet = 1;
+  o.fresh = fresh;
+  return gs_run (&o);
+}
+
+int
+gs_test_file_exists (const char *dir, const char *name)
+{
+  char *p = gs__path_join (dir, name);
+  struct stat st;
+  int ok = stat (p, &st) == 0;
+  free (p);
+  return ok;
 }

@@ -29,6 +29,22 @@ size_t gs_test_json_array (const char *text, const char *after,
 /* Relative difference |a-b| / max(|b|, tiny). */
 double gs_test_reldiff (double a, double b);
 
+/* dir/name read whole (malloc'd), or NULL. */
+char *gs_test_slurp (const char *dir, const char *name);
+int gs_test_file_exists (const char *dir, const char *name);
+
+/* The metric parts of a run's results.json: the "report" member and
+ * every method's "metrics" object (timings and dates excluded). */
+char *gs_test_metrics_of (const char *dir);
+
+/* 1 when dir1/name and dir2/name have the same text (prints which file
+ * differs otherwise). */
+int gs_test_same_file (const char *d1, const char *d2, const char *name);
+
+/* gspec run CONFIG --out OUT --threads N [--fresh] --quiet, in process. */
+int gs_test_run_cfg (const char *cfg, const char *out, int threads,
+                     int fresh);
+
 /* Asserts that `haystack` contains `needle`, printing both on failure. */
 #define GS_ASSERT_CONTAINS(haystack, needle)                                 \
   do                                                                         \
