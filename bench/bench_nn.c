@@ -1,7 +1,7 @@
 /* Speed of the NN engine (gspec/nn.h) on the CNN architectures of issue 5,
  * against PyTorch's numbers from bench/reference_torch.py (bench/run.sh nn
  * prints the ratios).
- *   gspec_bench_nn ARCH [SECONDS]
+ *   gspec_bench_nn ARCH [SECONDS] [lat|inf|train|all]
  * ARCH: cpu (conv 32/k20, 64/k16, 64/k16 + max-pool 2 + BN + ReLU; FC 128;
  * the plugins' `preset: cpu`) or turner (Turner et al. 2021's reference
  * model).  Prints, one per line:
@@ -116,9 +116,13 @@ main (int argc, char **argv)
   size_t wbytes, nb;
   gs_nn_optim *opt;
   gs_nn_optim_opts oo;
+  const char *only = argc > 3 ? argv[3] : "all";
+  int all = strcmp (only, "all") == 0;
   if (argc < 2 || (strcmp (argv[1], "cpu") && strcmp (argv[1], "turner")))
     {
-      fprintf (stderr, "usage: gspec_bench_nn cpu|turner [SECONDS]\n");
+      fprintf (stderr,
+               "usage: gspec_bench_nn cpu|turner [SECONDS] "
+               "[lat|inf|train|all]\n");
       return 2;
     }
   gs_core_init ();
@@ -146,6 +150,8 @@ main (int argc, char **argv)
     return 1;
   for (i = 0; i < 20; i++)
     gs_nn_infer (nn, work, wbytes, x, 1, y);
+  if (!all && strcmp (only, "lat"))
+    goto inference;
   reps = 0;
   t0 = now_s ();
   do
@@ -158,6 +164,9 @@ main (int argc, char **argv)
     }
   while ((t = now_s () - t0) < secs / 3);
   printf ("LAT1_MS %.4f\n", 1e3 * t / reps);
+inference:
+  if (!all && strcmp (only, "inf"))
+    goto training;
   /* throughput at several batches, 1 thread */
   for (i = 0; i < (int)(sizeof batches / sizeof batches[0]); i++)
     {
@@ -179,6 +188,9 @@ main (int argc, char **argv)
     }
   printf ("INF_SPS %.1f\n", best);
   printf ("INF_GFLOPS %.2f\n", 2 * macs * best * 1e-9);
+training:
+  if (!all && strcmp (only, "train"))
+    goto done;
   /* training on 2 threads */
   gs_nn_set_threads (nn, 2);
   gs_nn_set_mode (nn, GS_NN_TRAIN);
@@ -213,6 +225,8 @@ main (int argc, char **argv)
     printf ("TRAIN_GFLOPS %.2f\n", 6 * macs * (n / t) * 1e-9);
   }
   gs_nn_optim_free (opt);
+  if (!all)
+    goto done;
   /* sgemm peak, 1 thread */
   {
     const int m = 1024;
@@ -239,6 +253,7 @@ main (int argc, char **argv)
     free (B);
     free (C);
   }
+done:
   free (work);
   free (x);
   free (y);

@@ -252,6 +252,37 @@ gs_nn_optim_free (gs_nn_optim *opt)
   free (opt);
 }
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)          \
+    && !defined(__SANITIZE_ADDRESS__)
+#define GS__NN_HOT                                                             \
+  __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3",         \
+                                 "default")))
+#else
+#define GS__NN_HOT
+#endif
+
+/* One Adam / AdamW update in float32 as PyTorch's (vectorised: the file is
+ * built with -fno-math-errno): decay = 1 - lr wd for AdamW (1 for Adam),
+ * l2 = wd for Adam's L2 penalty (0 for AdamW); step = lr / (1 - b1^t),
+ * inv_sbc2 = 1 / sqrt(1 - b2^t). */
+GS__NN_HOT static void
+adam_update (float *restrict p, const float *restrict g, float *restrict m,
+             float *restrict v, size_t n, float b1, float b2, float step,
+             float inv_sbc2, float eps, float decay, float l2)
+{
+  size_t i;
+  for (i = 0; i < n; i++)
+    {
+      float pi = p[i] * decay;
+      float gi = g[i] + l2 * pi;
+      float mi = b1 * m[i] + (1 - b1) * gi;
+      float vi = b2 * v[i] + (1 - b2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = pi - step * mi / (sqrtf (vi) * inv_sbc2 + eps);
+    }
+}
+
 int
 gs_nn_optim_step (gs_nn_optim *opt)
 {
@@ -291,20 +322,10 @@ gs_nn_optim_step (gs_nn_optim *opt)
     double b1 = o->beta1, b2 = o->beta2;
     double bc1 = 1 - pow (b1, (double)opt->t);
     double bc2 = 1 - pow (b2, (double)opt->t);
-    double step_size = lr / bc1, sbc2 = sqrt (bc2);
-    for (i = 0; i < n; i++)
-      {
-        double pi = p[i], gi = g[i], mi, vi;
-        if (o->kind == GS_NN_ADAMW)
-          pi *= 1 - lr * wd;
-        else
-          gi += wd * pi;
-        mi = b1 * opt->m[i] + (1 - b1) * gi;
-        vi = b2 * opt->v[i] + (1 - b2) * gi * gi;
-        opt->m[i] = (float)mi;
-        opt->v[i] = (float)vi;
-        p[i] = (float)(pi - step_size * mi / (sqrt (vi) / sbc2 + o->eps));
-      }
+    adam_update (p, g, opt->m, opt->v, n, (float)b1, (float)b2,
+                 (float)(lr / bc1), (float)(1 / sqrt (bc2)), (float)o->eps,
+                 o->kind == GS_NN_ADAMW ? (float)(1 - lr * wd) : 1.0f,
+                 o->kind == GS_NN_ADAMW ? 0.0f : (float)wd);
   }
   return GS_OK;
 }
