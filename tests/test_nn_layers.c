@@ -809,6 +809,66 @@ test_conv_forward (void)
   tl_free (&t);
 }
 
+/* Stride-1, dilation-1 conv1d (the direct kernel where the machine has
+ * it) against the double reference: kernels, paddings, lengths and
+ * channel counts that hit every edge and block remainder. */
+static void
+test_conv_direct_forward (void)
+{
+  static const int ks[] = { 1, 3, 7, 16, 20 };
+  static const int os[] = { 1, 3, 8, 40, 64 };
+  static const int cs[] = { 1, 2, 5, 17 };
+  static const int ls[] = { 1, 5, 63, 64, 65, 1005 };
+  size_t ik, ip, il, combo = 0;
+  int bad = 0;
+  for (ik = 0; ik < sizeof ks / sizeof ks[0]; ik++)
+    for (ip = 0; ip < 3; ip++)
+      for (il = 0; il < sizeof ls / sizeof ls[0]; il++, combo++)
+        {
+          int K = ks[ik], P = ip == 0 ? 0 : ip == 1 ? 3 : K - 1;
+          int O = os[combo % 5], C = cs[combo % 4], Lin = ls[il];
+          int batch = combo % 2 ? 19 : 1;
+          float *xx, *yy;
+          double *ref, m = 0, d;
+          size_t nx, ny, i;
+          tl t;
+          if (Lin + 2 * P - K + 1 < 1)
+            continue;
+          if ((double)batch * O * C * K * Lin > 4e6)
+            batch = 1;
+          tl_init (&t, GS_NN_CONV1D, C, Lin);
+          t.L.out = O;
+          t.L.kernel = K;
+          t.L.padding = P;
+          t.L.bias = (int)(combo % 3 != 0);
+          CU_ASSERT_EQUAL_FATAL (tl_setup (&t), GS_OK);
+          CU_ASSERT (t.L.l == Lin + 2 * P - K + 1);
+          nx = tl_in_n (&t, 0, batch);
+          ny = tl_out_n (&t, batch);
+          xx = malloc (nx * sizeof (float));
+          yy = malloc (ny * sizeof (float));
+          ref = malloc (ny * sizeof (double));
+          fill_input (xx, nx, IN_NORMAL);
+          CU_ASSERT_EQUAL (run_fwd (&t, batch, 0, xx, yy), GS_OK);
+          ref_conv (&t, batch, xx, ref);
+          for (i = 0; i < ny; i++)
+            if (fabs (ref[i]) > m)
+              m = fabs (ref[i]);
+          d = maxdiff (yy, ref, ny) / (m > 0 ? m : 1);
+          if (!(d < 1e-5))
+            {
+              bad++;
+              fprintf (stderr, "conv1d C%d O%d K%d P%d L%d batch %d: "
+                       "relative error %g\n", C, O, K, P, Lin, batch, d);
+            }
+          free (xx);
+          free (yy);
+          free (ref);
+          tl_free (&t);
+        }
+  CU_ASSERT_EQUAL (bad, 0);
+}
+
 static void
 test_pool_forward (void)
 {
@@ -1469,6 +1529,13 @@ test_thread_invariance (void)
   tl_setup (&t);
   invariance (&t, batch, GS_NN_TRAIN, "conv1d k1");
   tl_free (&t);
+  tl_init (&t, GS_NN_CONV1D, 5, 70);
+  t.L.out = 11;
+  t.L.kernel = 7;
+  t.L.padding = 3;
+  tl_setup (&t);
+  invariance (&t, batch, GS_NN_TRAIN, "conv1d stride 1");
+  tl_free (&t);
   tl_init (&t, GS_NN_CONVT1D, 4, 20);
   t.L.out = 3;
   t.L.kernel = 4;
@@ -1541,6 +1608,8 @@ gs_test_register_nn_layers (void)
   CU_add_test (s, "shapes and shape errors", test_shape_errors);
   CU_add_test (s, "conv1d / convtranspose1d forward vs references",
                test_conv_forward);
+  CU_add_test (s, "conv1d stride 1 (direct) forward vs reference",
+               test_conv_direct_forward);
   CU_add_test (s, "pooling forward by hand, first max on ties",
                test_pool_forward);
   CU_add_test (s, "upsample and softmax forward", test_upsample_softmax);
