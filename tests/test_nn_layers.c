@@ -1218,6 +1218,14 @@ test_grad_conv (void)
     { 4, 9, 5, 1, 1, 0, 1, 1, BIG_BATCH, 0 },
     { 2, 23, 3, 4, 3, 3, 2, 0, 3, 0 },
     { 1, 7, 2, 7, 1, 3, 1, 1, 2, 3 },
+    /* stride 1, dilation 1 (the direct kernels where the machine has
+       them): paddings 0, 3, K-1 and above K-1, odd lengths, channel
+       counts that are not multiples of the vectors, batch 19 */
+    { 5, 21, 17, 7, 1, 3, 1, 1, 19, 2 },
+    { 3, 13, 37, 4, 1, 0, 1, 0, 19, 0 },
+    { 2, 25, 6, 20, 1, 19, 1, 1, 3, 3 },
+    { 3, 11, 5, 1, 1, 3, 1, 1, 19, 0 },
+    { 17, 9, 3, 3, 1, 2, 1, 1, 5, 1 },
   };
   size_t i;
   char what[96];
@@ -1536,6 +1544,13 @@ test_thread_invariance (void)
   tl_setup (&t);
   invariance (&t, batch, GS_NN_TRAIN, "conv1d stride 1");
   tl_free (&t);
+  tl_init (&t, GS_NN_CONV1D, 17, 45);
+  t.L.out = 37;
+  t.L.kernel = 20;
+  t.L.padding = 19;
+  tl_setup (&t);
+  invariance (&t, batch, GS_NN_TRAIN, "conv1d stride 1, k20 p19");
+  tl_free (&t);
   tl_init (&t, GS_NN_CONVT1D, 4, 20);
   t.L.out = 3;
   t.L.kernel = 4;
@@ -1571,8 +1586,10 @@ test_scratch_bounded (void)
   s512 = gs_nn_layer_scratch (&t.L, 512, 4);
   CU_ASSERT (s8 >= 4 * col);
   /* 4 im2col buffers and 64 chunks of weight gradients (20512 floats
-     each), plus alignment; far below an im2col of the whole batch. */
-  CU_ASSERT (s512 < 4 * col + 64 * (20480 + 32) * 4 + 64 * 65);
+     each, or 32 x 24 x 32 + 32 in the direct backward's padded layout,
+     which also keeps one rearranged copy of the weights), plus
+     alignment; far below an im2col of the whole batch. */
+  CU_ASSERT (s512 < 4 * col + 64 * (24576 + 32) * 4 + 20480 * 4 + 64 * 66);
   CU_ASSERT (s512 < (size_t)512 * col / 50);
   tl_init (&t, GS_NN_LINEAR, 64, 120);
   t.L.out = 128;

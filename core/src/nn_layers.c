@@ -142,6 +142,8 @@ nn_conv_geom (const gs_nn_layer *L, nn_conv *g)
 }
 
 static size_t nn_dc_row (const nn_conv *g);
+static size_t nn_db_col (const nn_conv *g);
+static size_t nn_db_part (const nn_conv *g);
 
 static size_t
 nn_in_size (const gs_nn_layer *L, int i)
@@ -485,6 +487,7 @@ typedef struct nn_lay
 {
   size_t col;     /* per-thread im2col buffers */
   size_t col_str; /* bytes per thread */
+  size_t wt;      /* direct conv backward: rearranged weights */
   size_t part;    /* per-chunk partial gradients / sums */
   size_t part_str; /* bytes per chunk */
   size_t stat;    /* batchnorm statistics (double) */
@@ -539,10 +542,16 @@ nn_layout (const gs_nn_layer *L, int batch, int threads, nn_lay *s)
                             : (size_t)g.O * g.K * g.Lin;
           if (g.direct && (size_t)g.C * nn_dc_row (&g) > cols)
             cols = (size_t)g.C * nn_dc_row (&g);
+          if (g.direct && nn_db_col (&g) > cols)
+            cols = nn_db_col (&g);
           s->col_str = nn_align (cols * sizeof (float));
           s->col = nn_lay_take (&t, nt * s->col_str);
         }
+      if (g.direct)
+        s->wt = nn_lay_take (&t, g.nw * sizeof (float));
       s->part_str = nn_align ((g.nw + g.nb) * sizeof (float));
+      if (g.direct && nn_db_part (&g) * sizeof (float) > s->part_str)
+        s->part_str = nn_align (nn_db_part (&g) * sizeof (float));
       s->part = nn_lay_take (&t, nch * s->part_str);
       break;
     case GS_NN_MAXPOOL1D:
@@ -592,6 +601,7 @@ typedef struct nn_job
   float *dx;
   nn_conv g;
   int par; /* running through ctx->parallel */
+  int bwd; /* elementwise tasks: backward */
 } nn_job;
 
 static int
@@ -657,6 +667,8 @@ nn_chunk_range (const nn_job *j, size_t ch, int *n0, int *n1)
     *n1 = j->batch;
 }
 
+static size_t nn_db_index (const nn_conv *g, size_t i);
+
 /* Reduces the per-chunk partial gradients in chunk order into L->dw and
  * L->db, one fixed block of elements per task. */
 static int
@@ -671,8 +683,12 @@ nn_reduce_task (void *arg, size_t blk)
     {
       float s = 0;
       float *dst = i < nw ? &j->L->dw[i] : &j->L->db[i - nw];
+      size_t src = i;
+      if (j->g.direct && j->L->kind == GS_NN_CONV1D)
+        src = nn_db_index (&j->g, i);
       for (ch = 0; ch < nch; ch++)
-        s += ((const float *)(j->scr + j->lay.part + ch * j->lay.part_str))[i];
+        s += ((const float *)(j->scr + j->lay.part
+                              + ch * j->lay.part_str))[src];
       *dst += s;
     }
   return GS_OK;
@@ -767,13 +783,27 @@ nn_col2im (const float *col, int ch, int lsig, int lcol, int k, int s,
 #define NN_DC_TILE(NAME, ATTR, V, VL, LOADU, STOREU, SET1, FMA, OB, NV)    \
   static inline __attribute__ ((always_inline)) ATTR void NAME (          \
       const float *xp, size_t lp, int C, int K, const float *w, size_t ck, \
-      const float *b, float *y, size_t ly, int nt)                         \
+      const float *b, float *y, size_t ly, int nt, int add)                \
   {                                                                        \
     V acc[OB][NV];                                                         \
     int c, k, i, v;                                                        \
-    for (i = 0; i < OB; i++)                                               \
-      for (v = 0; v < NV; v++)                                             \
-        acc[i][v] = SET1 (b ? b[i] : 0.0f);                                \
+    if (add && nt == NV * VL)                                              \
+      for (i = 0; i < OB; i++)                                             \
+        for (v = 0; v < NV; v++)                                           \
+          acc[i][v] = LOADU (y + (size_t)i * ly + v * VL);                 \
+    else if (add)                                                          \
+      for (i = 0; i < OB; i++)                                             \
+        {                                                                  \
+          float tmp[NV * VL];                                              \
+          memset (tmp, 0, sizeof tmp);                                     \
+          memcpy (tmp, y + (size_t)i * ly, (size_t)nt * sizeof (float));   \
+          for (v = 0; v < NV; v++)                                         \
+            acc[i][v] = LOADU (tmp + v * VL);                              \
+        }                                                                  \
+    else                                                                   \
+      for (i = 0; i < OB; i++)                                             \
+        for (v = 0; v < NV; v++)                                           \
+          acc[i][v] = SET1 (b ? b[i] : 0.0f);                              \
     for (c = 0; c < C; c++)                                                \
       {                                                                    \
         const float *xr = xp + (size_t)c * lp;                             \
@@ -820,7 +850,7 @@ nn_col2im (const float *col, int ch, int lsig, int lcol, int k, int s,
   static ATTR void nn_dc_kernel##SUF (const float *xp, size_t lp, int C,   \
                                       int K, const float *w,               \
                                       const float *b, int O, int Lout,     \
-                                      float *y)                            \
+                                      float *y, int add)                   \
   {                                                                        \
     size_t ck = (size_t)C * K, ly = (size_t)Lout;                          \
     int o = 0, t;                                                          \
@@ -830,10 +860,10 @@ nn_col2im (const float *col, int ch, int lsig, int lcol, int k, int s,
         float *yo = y + (size_t)o * ly;                                    \
         for (t = 0; t + (NV) * (VL) <= Lout; t += (NV) * (VL))             \
           nn_dc_tile_a##SUF (xp + t, lp, C, K, wo, ck, bo, yo + t, ly,     \
-                             (NV) * (VL));                                 \
+                             (NV) * (VL), add);                            \
         for (; t < Lout; t += (VL))                                        \
           nn_dc_tile_b##SUF (xp + t, lp, C, K, wo, ck, bo, yo + t, ly,     \
-                             Lout - t < (VL) ? Lout - t : (VL));           \
+                             Lout - t < (VL) ? Lout - t : (VL), add);      \
       }                                                                    \
     for (; o < O; o++)                                                     \
       {                                                                    \
@@ -841,10 +871,10 @@ nn_col2im (const float *col, int ch, int lsig, int lcol, int k, int s,
         float *yo = y + (size_t)o * ly;                                    \
         for (t = 0; t + (NV) * (VL) <= Lout; t += (NV) * (VL))             \
           nn_dc_tile_c##SUF (xp + t, lp, C, K, wo, ck, bo, yo + t, ly,     \
-                             (NV) * (VL));                                 \
+                             (NV) * (VL), add);                            \
         for (; t < Lout; t += (VL))                                        \
           nn_dc_tile_d##SUF (xp + t, lp, C, K, wo, ck, bo, yo + t, ly,     \
-                             Lout - t < (VL) ? Lout - t : (VL));           \
+                             Lout - t < (VL) ? Lout - t : (VL), add);      \
       }                                                                    \
   }
 
@@ -860,16 +890,16 @@ NN_DC_KERNEL (_v4, NN_ATTR_V4, __m512, 16, _mm512_loadu_ps,
 /* Only called where nn_conv_direct said yes (so on x86-64-v3 or v4). */
 static void
 nn_dc_kernel (const float *xp, size_t lp, int C, int K, const float *w,
-              const float *b, int O, int Lout, float *y)
+              const float *b, int O, int Lout, float *y, int add)
 {
 #ifdef NN_DC_X86
   if (__builtin_cpu_supports ("x86-64-v4"))
-    nn_dc_kernel_v4 (xp, lp, C, K, w, b, O, Lout, y);
+    nn_dc_kernel_v4 (xp, lp, C, K, w, b, O, Lout, y, add);
   else
-    nn_dc_kernel_v3 (xp, lp, C, K, w, b, O, Lout, y);
+    nn_dc_kernel_v3 (xp, lp, C, K, w, b, O, Lout, y, add);
 #else
   (void)xp, (void)lp, (void)C, (void)K, (void)w, (void)b, (void)O;
-  (void)Lout, (void)y;
+  (void)Lout, (void)y, (void)add;
 #endif
 }
 
@@ -900,6 +930,266 @@ nn_dc_pad (const nn_conv *g, const float *x, size_t lp, float *xp)
     }
 }
 
+
+/* ---- direct conv1d backward ------------------------------------------ */
+
+/* The backward of the layers that use the direct forward (same shapes):
+ *   dX: a full correlation of dY with the flipped weights, by the forward
+ *       kernel (nn_dc_kernel in add mode) on dY copied into zero-padded
+ *       rows (O x lpx, dY[o][t] at column K-1-P+t) with the weights
+ *       rearranged once per call to wt[c][o][k] = w[o][c][K-1-k];
+ *   dW: per sample, dY is transposed to dyt[t][o] (o padded with zeros to
+ *       a whole number of the widest vectors, NN_DC_PAD) and register
+ *       tiles of OV vectors of output channels x KB taps accumulate
+ *       dW[o][c][k] += sum_t dyt[t][o] xp[c][t + k] in t order into the
+ *       chunk's partial buffer, kept as pwt[c][k][o] (k padded to
+ *       NN_DW_KPAD, o to opad) and reduced in chunk order.
+ * Each sum's order depends only on the shapes, never on the batch or the
+ * number of threads. */
+
+#define NN_DW_KPAD 8 /* taps padded to a multiple of the widest KB */
+
+static size_t
+nn_db_opad (const nn_conv *g)
+{
+  return ((size_t)g->O + NN_DC_PAD - 1) / NN_DC_PAD * NN_DC_PAD;
+}
+
+static size_t
+nn_db_kpad (const nn_conv *g)
+{
+  return ((size_t)g->K + NN_DW_KPAD - 1) / NN_DW_KPAD * NN_DW_KPAD;
+}
+
+/* Floats per padded input row for dW (taps read up to Lout - 1 + kpad - 1). */
+static size_t
+nn_db_xrow (const nn_conv *g)
+{
+  size_t lp = nn_dc_row (g), need = (size_t)g->Lout + nn_db_kpad (g) - 1;
+  if (lp < need)
+    lp = need;
+  return (lp + NN_DC_PAD - 1) / NN_DC_PAD * NN_DC_PAD;
+}
+
+/* Floats per padded dY row for dX (outputs Lin, read up to
+ * roundup (Lin) + K - 1). */
+static size_t
+nn_db_yrow (const nn_conv *g)
+{
+  size_t lo = ((size_t)g->Lin + NN_DC_PAD - 1) / NN_DC_PAD * NN_DC_PAD;
+  size_t lp = lo + (size_t)g->K - 1;
+  long need = (long)g->K - 1 - g->P + g->Lout;
+  if (need > 0 && lp < (size_t)need)
+    lp = (size_t)need;
+  return (lp + NN_DC_PAD - 1) / NN_DC_PAD * NN_DC_PAD;
+}
+
+/* Floats of the per-thread buffer the direct backward needs: xp, dyt, dyp. */
+static size_t
+nn_db_col (const nn_conv *g)
+{
+  return (size_t)g->C * nn_db_xrow (g) + (size_t)g->Lout * nn_db_opad (g)
+         + (size_t)g->O * nn_db_yrow (g);
+}
+
+/* Floats of one chunk's partial gradients in the direct layout. */
+static size_t
+nn_db_part (const nn_conv *g)
+{
+  return (size_t)g->C * nn_db_kpad (g) * nn_db_opad (g) + g->nb;
+}
+
+/* dyp[o][j] = dy[o][j - (K-1-P)] (0 outside). */
+static void
+nn_db_pad_dy (const nn_conv *g, const float *dy, size_t lpx, float *dyp)
+{
+  long sh = (long)g->K - 1 - g->P;
+  long j0 = sh > 0 ? sh : 0, j1 = sh + g->Lout;
+  int o;
+  if (j1 > (long)lpx)
+    j1 = (long)lpx;
+  if (j1 < j0)
+    j1 = j0;
+  for (o = 0; o < g->O; o++)
+    {
+      float *r = dyp + (size_t)o * lpx;
+      memset (r, 0, (size_t)j0 * sizeof (float));
+      memcpy (r + j0, dy + (size_t)o * g->Lout + (j0 - sh),
+              (size_t)(j1 - j0) * sizeof (float));
+      memset (r + j1, 0, (lpx - (size_t)j1) * sizeof (float));
+    }
+}
+
+/* dyt[t][o] = dy[o][t], o < opad (0 beyond O). */
+static void
+nn_db_trans_dy (const nn_conv *g, const float *dy, size_t opad, float *dyt)
+{
+  int o, t;
+  for (t = 0; t < g->Lout; t++)
+    memset (dyt + (size_t)t * opad + g->O, 0,
+            (opad - (size_t)g->O) * sizeof (float));
+  for (o = 0; o < g->O; o++)
+    {
+      const float *r = dy + (size_t)o * g->Lout;
+      for (t = 0; t < g->Lout; t++)
+        dyt[(size_t)t * opad + o] = r[t];
+    }
+}
+
+/* pw[kk opad + v VL ..] += sum_t xr[t + kk] dyt[t opad + v VL ..]. */
+#define NN_DW_TILE(NAME, ATTR, V, VL, LOADU, STOREU, SET1, FMA, OV, KB)    \
+  static ATTR void NAME (const float *xr, const float *dyt, size_t opad,  \
+                         int Lout, float *pw)                             \
+  {                                                                        \
+    V acc[KB][OV];                                                         \
+    int t, kk, v;                                                          \
+    for (kk = 0; kk < KB; kk++)                                            \
+      for (v = 0; v < OV; v++)                                             \
+        acc[kk][v] = LOADU (pw + (size_t)kk * opad + v * VL);              \
+    for (t = 0; t < Lout; t++)                                             \
+      {                                                                    \
+        V d[OV];                                                           \
+        const float *dr = dyt + (size_t)t * opad;                          \
+        for (v = 0; v < OV; v++)                                           \
+          d[v] = LOADU (dr + v * VL);                                      \
+        for (kk = 0; kk < KB; kk++)                                        \
+          {                                                                \
+            V xv = SET1 (xr[t + kk]);                                      \
+            for (v = 0; v < OV; v++)                                       \
+              acc[kk][v] = FMA (xv, d[v], acc[kk][v]);                     \
+          }                                                                \
+      }                                                                    \
+    for (kk = 0; kk < KB; kk++)                                            \
+      for (v = 0; v < OV; v++)                                             \
+        STOREU (pw + (size_t)kk * opad + v * VL, acc[kk][v]);              \
+  }
+
+#define NN_DW_KERNEL(SUF, ATTR, V, VL, LOADU, STOREU, SET1, FMA, KB)       \
+  NN_DW_TILE (nn_dw_tile3##SUF, ATTR, V, VL, LOADU, STOREU, SET1, FMA, 3,  \
+              KB)                                                          \
+  NN_DW_TILE (nn_dw_tile2##SUF, ATTR, V, VL, LOADU, STOREU, SET1, FMA, 2,  \
+              KB)                                                          \
+  NN_DW_TILE (nn_dw_tile1##SUF, ATTR, V, VL, LOADU, STOREU, SET1, FMA, 1,  \
+              KB)                                                          \
+  static ATTR void nn_dw_kernel##SUF (const float *xp, size_t lp, int C,   \
+                                      int K, size_t kpad,                  \
+                                      const float *dyt, size_t opad,       \
+                                      int Lout, float *pwt)                \
+  {                                                                        \
+    size_t nv = opad / (VL), o0 = 0;                                       \
+    int c, k0;                                                             \
+    while (o0 < nv)                                                        \
+      {                                                                    \
+        size_t ov = nv - o0 >= 3 ? 3 : nv - o0;                            \
+        for (c = 0; c < C; c++)                                            \
+          for (k0 = 0; k0 < K; k0 += (KB))                                 \
+            {                                                              \
+              const float *xr = xp + (size_t)c * lp + k0;                  \
+              const float *d = dyt + o0 * (VL);                            \
+              float *pw = pwt + ((size_t)c * kpad + k0) * opad + o0 * (VL); \
+              if (ov == 3)                                                 \
+                nn_dw_tile3##SUF (xr, d, opad, Lout, pw);                  \
+              else if (ov == 2)                                            \
+                nn_dw_tile2##SUF (xr, d, opad, Lout, pw);                  \
+              else                                                         \
+                nn_dw_tile1##SUF (xr, d, opad, Lout, pw);                  \
+            }                                                              \
+        o0 += ov;                                                          \
+      }                                                                    \
+  }
+
+#ifdef NN_DC_X86
+NN_DW_KERNEL (_v3, NN_ATTR_V3, __m256, 8, _mm256_loadu_ps, _mm256_storeu_ps,
+              _mm256_set1_ps, _mm256_fmadd_ps, 4)
+NN_DW_KERNEL (_v4, NN_ATTR_V4, __m512, 16, _mm512_loadu_ps,
+              _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, 8)
+#endif
+
+static void
+nn_dw_kernel (const float *xp, size_t lp, int C, int K, size_t kpad,
+              const float *dyt, size_t opad, int Lout, float *pwt)
+{
+#ifdef NN_DC_X86
+  if (__builtin_cpu_supports ("x86-64-v4"))
+    nn_dw_kernel_v4 (xp, lp, C, K, kpad, dyt, opad, Lout, pwt);
+  else
+    nn_dw_kernel_v3 (xp, lp, C, K, kpad, dyt, opad, Lout, pwt);
+#else
+  (void)xp, (void)lp, (void)C, (void)K, (void)kpad, (void)dyt, (void)opad;
+  (void)Lout, (void)pwt;
+#endif
+}
+
+/* Where element i of dw (o C K + c K + k) or db (nw + o) lies in a chunk's
+ * partial buffer in the direct layout. */
+static size_t
+nn_db_index (const nn_conv *g, size_t i)
+{
+  size_t CK = (size_t)g->C * g->K, opad = nn_db_opad (g);
+  size_t kpad = nn_db_kpad (g), o, r;
+  if (i >= g->nw)
+    return (size_t)g->C * kpad * opad + (i - g->nw);
+  o = i / CK;
+  r = i % CK;
+  return ((r / g->K) * kpad + r % g->K) * opad + o;
+}
+
+/* wt[c][o][k] = w[o][c][K-1-k]. */
+static void
+nn_db_weights (const nn_conv *g, const float *w, float *wt)
+{
+  int o, c, k;
+  for (c = 0; c < g->C; c++)
+    for (o = 0; o < g->O; o++)
+      for (k = 0; k < g->K; k++)
+        wt[((size_t)c * g->O + o) * g->K + k]
+            = w[((size_t)o * g->C + c) * g->K + g->K - 1 - k];
+}
+
+/* One chunk of the direct conv1d backward. */
+static int
+nn_conv_bwd_direct (nn_job *j, size_t ch, float *col, float *pw)
+{
+  const nn_conv *g = &j->g;
+  const gs_nn_layer *L = j->L;
+  size_t lx = nn_db_xrow (g), ly = nn_db_yrow (g), opad = nn_db_opad (g);
+  size_t kpad = nn_db_kpad (g);
+  float *xp = col, *dyt = xp + (size_t)g->C * lx;
+  float *dyp = dyt + (size_t)g->Lout * opad;
+  const float *wt = (const float *)(j->scr + j->lay.wt);
+  int n0, n1, n, o, t;
+  int want_w = L->dw != NULL, want_b = L->bias && L->db != NULL;
+  float *pb = pw ? pw + (size_t)g->C * kpad * opad : NULL;
+  nn_chunk_range (j, ch, &n0, &n1);
+  for (n = n0; n < n1; n++)
+    {
+      const float *x = j->x + (size_t)n * g->C * g->Lin;
+      const float *dy = j->dy + (size_t)n * g->O * g->Lout;
+      if (j->dx)
+        {
+          nn_db_pad_dy (g, dy, ly, dyp);
+          nn_dc_kernel (dyp, ly, g->O, g->K, wt, NULL, g->C, g->Lin,
+                        j->dx + (size_t)n * g->C * g->Lin, 1);
+        }
+      if (want_w)
+        {
+          nn_dc_pad (g, x, lx, xp);
+          nn_db_trans_dy (g, dy, opad, dyt);
+          nn_dw_kernel (xp, lx, g->C, g->K, kpad, dyt, opad, g->Lout, pw);
+        }
+      if (want_b)
+        for (o = 0; o < g->O; o++)
+          {
+            const float *r = dy + (size_t)o * g->Lout;
+            float s = 0;
+            for (t = 0; t < g->Lout; t++)
+              s += r[t];
+            pb[o] += s;
+          }
+    }
+  return GS_OK;
+}
+
 /* ---- conv1d ----------------------------------------------------------- */
 
 static int
@@ -924,7 +1214,7 @@ nn_conv_fwd_task (void *arg, size_t ch)
           size_t lp = nn_dc_row (g);
           nn_dc_pad (g, x, lp, col);
           nn_dc_kernel (col, lp, g->C, g->K, L->w, L->bias ? L->b : NULL,
-                        g->O, g->Lout, y);
+                        g->O, g->Lout, y, 0);
           continue;
         }
       if (L->bias)
@@ -959,14 +1249,17 @@ nn_conv_bwd_task (void *arg, size_t ch)
   size_t CK = (size_t)g->C * g->K;
   float *col = NULL, *pw = NULL, *pb = NULL;
   int want_w = L->dw != NULL, want_b = L->bias && L->db != NULL;
-  if (!g->trivial && !(col = nn_thread_col (j)))
+  if ((!g->trivial || g->direct) && !(col = nn_thread_col (j)))
     return nn_bad_thread (j);
   if (want_w || want_b)
     {
       pw = (float *)(j->scr + j->lay.part + ch * j->lay.part_str);
       pb = pw + g->nw;
-      memset (pw, 0, (g->nw + g->nb) * sizeof (float));
+      memset (pw, 0, (g->direct ? nn_db_part (g) : g->nw + g->nb)
+                         * sizeof (float));
     }
+  if (g->direct)
+    return nn_conv_bwd_direct (j, ch, col, pw);
   nn_chunk_range (j, ch, &n0, &n1);
   for (n = n0; n < n1; n++)
     {
@@ -1154,6 +1447,142 @@ nn_linear_dw_task (void *arg, size_t blk)
     fw = NN_LINEAR_BLOCK;
   cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, O, fw, j->batch,
                1.0f, j->dy, O, j->x + f0, F, 1.0f, L->dw + f0, F);
+  return GS_OK;
+}
+
+/* ---- elementwise layers in parallel chunks ---------------------------- */
+
+/* Leaky/plain ReLU, dropout and maxpool (kernel 2, stride 2, no padding
+ * being the common case) forward and backward, one chunk of GS_NN_CHUNK
+ * samples per task: every element is computed the same way whatever the
+ * chunking, so results do not depend on the thread count. */
+static int
+nn_ew_task (void *arg, size_t ch)
+{
+  const nn_job *j = arg;
+  const gs_nn_layer *L = j->L;
+  size_t per = nn_out_size (L), e0, e1, e;
+  const float *x = j->x, *dy = j->dy;
+  float *y = j->y, *d = j->dx;
+  int n0, n1;
+  nn_chunk_range (j, ch, &n0, &n1);
+  e0 = (size_t)n0 * per;
+  e1 = (size_t)n1 * per;
+  switch (L->kind)
+    {
+    case GS_NN_RELU:
+      if (!j->bwd)
+        for (e = e0; e < e1; e++)
+          {
+            float v = x[e];
+            y[e] = v > 0 ? v : 0.0f;
+          }
+      else
+        for (e = e0; e < e1; e++)
+          d[e] += x[e] > 0 ? dy[e] : 0.0f;
+      break;
+    case GS_NN_LEAKYRELU:
+      {
+        float a = (float)L->alpha;
+        if (!j->bwd)
+          for (e = e0; e < e1; e++)
+            {
+              float v = x[e];
+              y[e] = v > 0 ? v : a * v;
+            }
+        else
+          for (e = e0; e < e1; e++)
+            {
+              float g = dy[e];
+              d[e] += x[e] > 0 ? g : a * g;
+            }
+        break;
+      }
+    case GS_NN_DROPOUT_LAYER:
+    case GS_NN_SPATIAL_DROPOUT:
+      {
+        unsigned char *mask = (unsigned char *)(j->scr + j->lay.mask);
+        size_t Lx = L->kind == GS_NN_DROPOUT_LAYER ? 1 : (size_t)L->l;
+        float scale = (float)(1.0 / (1.0 - L->p));
+        if (!j->bwd)
+          {
+            for (e = e0 / Lx; e < e1 / Lx; e++)
+              mask[e] = gs_nn_hash_uniform (j->ctx->seed, j->ctx->step,
+                                            (uint64_t)L->index, e)
+                        >= L->p;
+            for (e = e0; e < e1; e++)
+              y[e] = mask[e / Lx] ? x[e] * scale : 0.0f;
+          }
+        else if (Lx == 1)
+          for (e = e0; e < e1; e++)
+            d[e] += mask[e] ? dy[e] * scale : 0.0f;
+        else
+          for (e = e0; e < e1; e += Lx)
+            if (mask[e / Lx])
+              {
+                size_t i;
+                for (i = e; i < e + Lx; i++)
+                  d[i] += dy[i] * scale;
+              }
+        break;
+      }
+    case GS_NN_MAXPOOL1D:
+      {
+        int Lin = L->in_l[0], Lo = L->l, K = L->kernel, S = L->stride;
+        int P = L->padding, t, i;
+        size_t r0 = (size_t)n0 * L->c, r1 = (size_t)n1 * L->c, r;
+        int32_t *idx = (int32_t *)(j->scr + j->lay.idx);
+        if (j->bwd)
+          {
+            for (r = r0; r < r1; r++)
+              {
+                const int32_t *ix = idx + r * Lo;
+                const float *g = dy + r * Lo;
+                float *dr = d + r * Lin;
+                for (t = 0; t < Lo; t++)
+                  dr[ix[t]] += g[t];
+              }
+            break;
+          }
+        for (r = r0; r < r1; r++)
+          {
+            const float *xr = x + r * Lin;
+            float *yr = y + r * Lo;
+            int32_t *ix = idx + r * Lo;
+            if (K == 2 && S == 2 && P == 0 && 2 * Lo <= Lin)
+              {
+                for (t = 0; t < Lo; t++)
+                  {
+                    float a = xr[2 * t], b = xr[2 * t + 1];
+                    int bb = b > a;
+                    yr[t] = bb ? b : a;
+                    ix[t] = 2 * t + bb;
+                  }
+                continue;
+              }
+            for (t = 0; t < Lo; t++)
+              {
+                int s0 = t * S - P, s1 = s0 + K, best = -1;
+                float m = -INFINITY;
+                if (s0 < 0)
+                  s0 = 0;
+                if (s1 > Lin)
+                  s1 = Lin;
+                for (i = s0; i < s1; i++)
+                  if (xr[i] > m || best < 0)
+                    {
+                      m = xr[i];
+                      best = i;
+                    }
+                yr[t] = m;
+                ix[t] = best;
+              }
+          }
+        break;
+      }
+    default:
+      break;
+    }
   return GS_OK;
 }
 
@@ -1426,51 +1855,6 @@ nn_bn_backward (nn_job *j)
 /* ---- Pooling ---------------------------------------------------------- */
 
 static void
-nn_maxpool_fwd (const nn_job *j)
-{
-  const gs_nn_layer *L = j->L;
-  int Lin = L->in_l[0], Lo = L->l, K = L->kernel, S = L->stride;
-  int P = L->padding, t, i;
-  size_t rows = (size_t)j->batch * L->c, r;
-  int32_t *idx = (int32_t *)(j->scr + j->lay.idx);
-  for (r = 0; r < rows; r++)
-    {
-      const float *x = j->x + r * Lin;
-      float *y = j->y + r * Lo;
-      int32_t *ix = idx + r * Lo;
-      for (t = 0; t < Lo; t++)
-        {
-          int s0 = t * S - P, s1 = s0 + K, best = -1;
-          float m = -INFINITY;
-          if (s0 < 0)
-            s0 = 0;
-          if (s1 > Lin)
-            s1 = Lin;
-          for (i = s0; i < s1; i++)
-            if (x[i] > m || best < 0)
-              {
-                m = x[i];
-                best = i;
-              }
-          y[t] = m;
-          ix[t] = best;
-        }
-    }
-}
-
-static void
-nn_maxpool_bwd (const nn_job *j)
-{
-  const gs_nn_layer *L = j->L;
-  int Lin = L->in_l[0], Lo = L->l, t;
-  size_t rows = (size_t)j->batch * L->c, r;
-  const int32_t *idx = (const int32_t *)(j->scr + j->lay.idx);
-  for (r = 0; r < rows; r++)
-    for (t = 0; t < Lo; t++)
-      j->dx[r * Lin + idx[r * Lo + t]] += j->dy[r * Lo + t];
-}
-
-static void
 nn_avgpool_fwd (const nn_job *j)
 {
   const gs_nn_layer *L = j->L;
@@ -1587,8 +1971,7 @@ gs_nn_layer_forward (gs_nn_layer *L, const gs_nn_ctx *ctx,
     case GS_NN_BATCHNORM1D:
       return nn_bn_forward (&j);
     case GS_NN_MAXPOOL1D:
-      nn_maxpool_fwd (&j);
-      return GS_OK;
+      return nn_run (&j, nn_chunks (j.batch), nn_ew_task);
     case GS_NN_AVGPOOL1D:
       nn_avgpool_fwd (&j);
       return GS_OK;
@@ -1637,26 +2020,12 @@ gs_nn_layer_forward (gs_nn_layer *L, const gs_nn_ctx *ctx,
             return GS_OK;
           }
         *flags = NN_F_ACTIVE;
-        scale = (float)(1.0 / (1.0 - L->p));
-        for (e = 0; e < n / Lx; e++)
-          mask[e] = gs_nn_hash_uniform (ctx->seed, ctx->step,
-                                        (uint64_t)L->index, e)
-                    >= L->p;
-        for (e = 0; e < n; e++)
-          y[e] = mask[e / Lx] ? j.x[e] * scale : 0.0f;
-        return GS_OK;
+        (void)mask, (void)Lx, (void)scale;
+        return nn_run (&j, nn_chunks (j.batch), nn_ew_task);
       }
     case GS_NN_RELU:
-      for (e = 0; e < n; e++)
-        y[e] = j.x[e] > 0 ? j.x[e] : 0.0f;
-      return GS_OK;
     case GS_NN_LEAKYRELU:
-      {
-        float a = (float)L->alpha;
-        for (e = 0; e < n; e++)
-          y[e] = j.x[e] > 0 ? j.x[e] : a * j.x[e];
-        return GS_OK;
-      }
+      return nn_run (&j, nn_chunks (j.batch), nn_ew_task);
     case GS_NN_ELU:
       {
         float a = (float)L->alpha;
@@ -1771,6 +2140,8 @@ gs_nn_layer_backward (gs_nn_layer *L, const gs_nn_ctx *ctx,
     case GS_NN_CONV1D:
     case GS_NN_CONVT1D:
       nn_conv_geom (L, &j.g);
+      if (j.g.direct && j.dx)
+        nn_db_weights (&j.g, L->w, (float *)(j.scr + j.lay.wt));
       rc = nn_run (&j, nn_chunks (j.batch), L->kind == GS_NN_CONV1D
                                                 ? nn_conv_bwd_task
                                                 : nn_convt_bwd_task);
@@ -1820,8 +2191,8 @@ gs_nn_layer_backward (gs_nn_layer *L, const gs_nn_ctx *ctx,
   switch (L->kind)
     {
     case GS_NN_MAXPOOL1D:
-      nn_maxpool_bwd (&j);
-      return GS_OK;
+      j.bwd = 1;
+      return nn_run (&j, nn_chunks (j.batch), nn_ew_task);
     case GS_NN_AVGPOOL1D:
       nn_avgpool_bwd (&j);
       return GS_OK;
@@ -1856,23 +2227,17 @@ gs_nn_layer_backward (gs_nn_layer *L, const gs_nn_ctx *ctx,
           for (e = 0; e < n; e++)
             d[e] += dy[e];
         else
-          for (e = 0; e < n; e++)
-            if (mask[e / Lx])
-              d[e] += dy[e] * scale;
+          {
+            (void)mask, (void)Lx, (void)scale;
+            j.bwd = 1;
+            return nn_run (&j, nn_chunks (j.batch), nn_ew_task);
+          }
         return GS_OK;
       }
     case GS_NN_RELU:
-      for (e = 0; e < n; e++)
-        if (j.x[e] > 0)
-          d[e] += dy[e];
-      return GS_OK;
     case GS_NN_LEAKYRELU:
-      {
-        float a = (float)L->alpha;
-        for (e = 0; e < n; e++)
-          d[e] += j.x[e] > 0 ? dy[e] : a * dy[e];
-        return GS_OK;
-      }
+      j.bwd = 1;
+      return nn_run (&j, nn_chunks (j.batch), nn_ew_task);
     case GS_NN_ELU:
       {
         float a = (float)L->alpha;
