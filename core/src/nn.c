@@ -240,6 +240,8 @@ struct gs_nn
   float **grad;  /* per layer: dL/doutput */
   size_t *scratch_size;
   int *prop; /* backward: layer runs */
+  int *nuse; /* backward: running consumers of each layer's output, then
+                of the network input (n_layers + 1) */
 };
 
 static void *
@@ -822,8 +824,9 @@ build (gs_nn *nn, const gs_ynode *root)
   nn->grad = calloc (nn->n_layers, sizeof *nn->grad);
   nn->scratch_size = calloc (nn->n_layers, sizeof *nn->scratch_size);
   nn->prop = calloc (nn->n_layers, sizeof *nn->prop);
+  nn->nuse = calloc (nn->n_layers + 1, sizeof *nn->nuse);
   if (!nn->params || !nn->grads || !nn->running || !nn->act || !nn->grad
-      || !nn->scratch_size || !nn->prop)
+      || !nn->scratch_size || !nn->prop || !nn->nuse)
     return gs_error (GS_ENOMEM, "out of memory for %zu parameters",
                      nn->n_params);
   off = 0;
@@ -950,6 +953,7 @@ gs_nn_free (gs_nn *nn)
   free (nn->grad);
   free (nn->scratch_size);
   free (nn->prop);
+  free (nn->nuse);
   free (nn->params);
   free (nn->grads);
   free (nn->running);
@@ -1327,21 +1331,30 @@ gs_nn_backward (gs_nn *nn, const float *dout, float *dx)
         p = L->in[k] < 0 ? dx != NULL : nn->prop[L->in[k]];
       nn->prop[i] = p;
     }
-  for (i = 0; i < last; i++)
+  /* A gradient with one consumer is written by it (no zeroing); one
+   * with several (or none) is zeroed and accumulated. */
+  memset (nn->nuse, 0, (nn->n_layers + 1) * sizeof *nn->nuse);
+  for (i = 0; i <= last; i++)
     if (nn->prop[i])
+      for (k = 0; k < nn->layers[i].n_in; k++)
+        nn->nuse[nn->layers[i].in[k] < 0 ? nn->n_layers
+                                         : (size_t)nn->layers[i].in[k]]++;
+  for (i = 0; i < last; i++)
+    if (nn->prop[i] && nn->nuse[i] != 1)
       {
         const gs_nn_layer *L = &nn->layers[i];
         batch_bytes (batch, L->c, L->l, &bytes);
         memset (nn->grad[i], 0, bytes);
       }
   batch_bytes (batch, nn->in_c, nn->in_l, &bytes);
-  if (dx)
+  if (dx && nn->nuse[nn->n_layers] != 1)
     memset (nn->dinput, 0, bytes);
   for (i = last + 1; i-- > 0;)
     {
       gs_nn_layer *L = &nn->layers[i];
       if (!nn->prop[i])
         continue;
+      nn->fwd.dx_fresh = 0;
       for (k = 0; k < L->n_in; k++)
         {
           int p = L->in[k];
@@ -1350,9 +1363,12 @@ gs_nn_backward (gs_nn *nn, const float *dout, float *dx)
             dxs[k] = dx ? nn->dinput : NULL;
           else
             dxs[k] = nn->prop[p] ? nn->grad[p] : NULL;
+          if (dxs[k] && nn->nuse[p < 0 ? nn->n_layers : (size_t)p] == 1)
+            nn->fwd.dx_fresh |= 1u << k;
         }
       rc = gs_nn_layer_backward (L, &nn->fwd, xs, nn->act[i],
                                  i == last ? dout : nn->grad[i], dxs);
+      nn->fwd.dx_fresh = 0;
       if (rc != GS_OK)
         return rc;
     }

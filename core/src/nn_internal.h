@@ -80,6 +80,9 @@ typedef struct gs_nn_ctx
                     (im2col) are indexed by thread_index */
   /* The calling worker's index 0..threads-1 (valid inside a task). */
   int (*thread_index) (void *pool);
+  /* Backward: bit k set = dx[k] holds garbage (the layer writes it, or
+   * zeroes it first); clear = the layer adds to dx[k]. */
+  unsigned dx_fresh;
 } gs_nn_ctx;
 
 typedef struct gs_nn_layer

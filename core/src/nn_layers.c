@@ -602,6 +602,7 @@ typedef struct nn_job
   nn_conv g;
   int par; /* running through ctx->parallel */
   int bwd; /* elementwise tasks: backward */
+  int assign; /* backward: write dx (it holds garbage) rather than add */
 } nn_job;
 
 static int
@@ -1024,15 +1025,46 @@ nn_db_pad_dy (const nn_conv *g, const float *dy, size_t lpx, float *dyp)
 static void
 nn_db_trans_dy (const nn_conv *g, const float *dy, size_t opad, float *dyt)
 {
-  int o, t;
+  int o, t, o0, t0;
   for (t = 0; t < g->Lout; t++)
     memset (dyt + (size_t)t * opad + g->O, 0,
             (opad - (size_t)g->O) * sizeof (float));
-  for (o = 0; o < g->O; o++)
+  /* in 16 x 16 tiles: both sides stay in a few cache lines */
+  for (o0 = 0; o0 < g->O; o0 += 16)
+    for (t0 = 0; t0 < g->Lout; t0 += 16)
+      {
+        int o1 = o0 + 16 < g->O ? o0 + 16 : g->O;
+        int t1 = t0 + 16 < g->Lout ? t0 + 16 : g->Lout;
+        for (o = o0; o < o1; o++)
+          {
+            const float *r = dy + (size_t)o * g->Lout;
+            for (t = t0; t < t1; t++)
+              dyt[(size_t)t * opad + o] = r[t];
+          }
+      }
+}
+
+/* pb[o] += sum_t dyt[t opad + o], each sum from 0 in t order (the same
+ * additions as a row sum of dY), vectorised across o. */
+static void
+nn_db_bias (const float *restrict dyt, size_t opad, int Lout, int O,
+            float *restrict pb)
+{
+  float acc[64];
+  int o0, o, t, w;
+  for (o0 = 0; o0 < O; o0 += 64)
     {
-      const float *r = dy + (size_t)o * g->Lout;
-      for (t = 0; t < g->Lout; t++)
-        dyt[(size_t)t * opad + o] = r[t];
+      w = O - o0 < 64 ? O - o0 : 64;
+      for (o = 0; o < w; o++)
+        acc[o] = 0.0f;
+      for (t = 0; t < Lout; t++)
+        {
+          const float *r = dyt + (size_t)t * opad + o0;
+          for (o = 0; o < w; o++)
+            acc[o] += r[o];
+        }
+      for (o = 0; o < w; o++)
+        pb[o0 + o] += acc[o];
     }
 }
 
@@ -1169,15 +1201,17 @@ nn_conv_bwd_direct (nn_job *j, size_t ch, float *col, float *pw)
         {
           nn_db_pad_dy (g, dy, ly, dyp);
           nn_dc_kernel (dyp, ly, g->O, g->K, wt, NULL, g->C, g->Lin,
-                        j->dx + (size_t)n * g->C * g->Lin, 1);
+                        j->dx + (size_t)n * g->C * g->Lin, !j->assign);
         }
       if (want_w)
         {
           nn_dc_pad (g, x, lx, xp);
           nn_db_trans_dy (g, dy, opad, dyt);
           nn_dw_kernel (xp, lx, g->C, g->K, kpad, dyt, opad, g->Lout, pw);
+          if (want_b)
+            nn_db_bias (dyt, opad, g->Lout, g->O, pb);
         }
-      if (want_b)
+      else if (want_b)
         for (o = 0; o < g->O; o++)
           {
             const float *r = dy + (size_t)o * g->Lout;
@@ -1429,8 +1463,8 @@ nn_linear_dx_task (void *arg, size_t ch)
   int n0, n1, F = (int)nn_in_size (L, 0), O = L->out;
   nn_chunk_range (j, ch, &n0, &n1);
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n1 - n0, F, O,
-               1.0f, j->dy + (size_t)n0 * O, O, L->w, F, 1.0f,
-               j->dx + (size_t)n0 * F, F);
+               1.0f, j->dy + (size_t)n0 * O, O, L->w, F,
+               j->assign ? 0.0f : 1.0f, j->dx + (size_t)n0 * F, F);
   return GS_OK;
 }
 
@@ -1456,6 +1490,91 @@ nn_linear_dw_task (void *arg, size_t blk)
  * being the common case) forward and backward, one chunk of GS_NN_CHUNK
  * samples per task: every element is computed the same way whatever the
  * chunking, so results do not depend on the thread count. */
+/* The elementwise loops, on restrict pointers so that they vectorise
+ * (both arms computed: under -ftrapping-math a conditional multiply
+ * would not be if-converted); `as` 1 writes the input gradient, 0 adds
+ * to it. */
+static void
+nn_ew_relu_f (const float *restrict x, float *restrict y, size_t n, float a,
+              int leaky)
+{
+  size_t e;
+  if (leaky)
+    for (e = 0; e < n; e++)
+      {
+        float v = x[e], m = a * v;
+        y[e] = v > 0 ? v : m;
+      }
+  else
+    for (e = 0; e < n; e++)
+      y[e] = x[e] > 0 ? x[e] : 0.0f;
+}
+
+static void
+nn_ew_relu_b (const float *restrict x, const float *restrict dy,
+              float *restrict d, size_t n, float a, int leaky, int as)
+{
+  size_t e;
+  if (leaky && as)
+    for (e = 0; e < n; e++)
+      {
+        float g = dy[e], m = a * g;
+        d[e] = x[e] > 0 ? g : m;
+      }
+  else if (leaky)
+    for (e = 0; e < n; e++)
+      {
+        float g = dy[e], m = a * g;
+        d[e] += x[e] > 0 ? g : m;
+      }
+  else if (as)
+    for (e = 0; e < n; e++)
+      d[e] = x[e] > 0 ? dy[e] : 0.0f;
+  else
+    for (e = 0; e < n; e++)
+      d[e] += x[e] > 0 ? dy[e] : 0.0f;
+}
+
+/* y = m ? x * scale : 0 (m one mask byte per element). */
+static void
+nn_ew_mask (const unsigned char *restrict m, const float *restrict x,
+            float *restrict y, size_t n, float scale, int as)
+{
+  size_t e;
+  if (as)
+    for (e = 0; e < n; e++)
+      {
+        float v = x[e] * scale;
+        y[e] = m[e] ? v : 0.0f;
+      }
+  else
+    for (e = 0; e < n; e++)
+      {
+        float v = x[e] * scale;
+        y[e] += m[e] ? v : 0.0f;
+      }
+}
+
+/* y = x * scale (keep) or 0 (drop), a row at a time. */
+static void
+nn_ew_row (int keep, const float *restrict x, float *restrict y, size_t n,
+           float scale, int as)
+{
+  size_t e;
+  if (!keep)
+    {
+      if (as)
+        memset (y, 0, n * sizeof (float));
+      return;
+    }
+  if (as)
+    for (e = 0; e < n; e++)
+      y[e] = x[e] * scale;
+  else
+    for (e = 0; e < n; e++)
+      y[e] += x[e] * scale;
+}
+
 static int
 nn_ew_task (void *arg, size_t ch)
 {
@@ -1471,31 +1590,15 @@ nn_ew_task (void *arg, size_t ch)
   switch (L->kind)
     {
     case GS_NN_RELU:
-      if (!j->bwd)
-        for (e = e0; e < e1; e++)
-          {
-            float v = x[e];
-            y[e] = v > 0 ? v : 0.0f;
-          }
-      else
-        for (e = e0; e < e1; e++)
-          d[e] += x[e] > 0 ? dy[e] : 0.0f;
-      break;
     case GS_NN_LEAKYRELU:
       {
+        int leaky = L->kind == GS_NN_LEAKYRELU;
         float a = (float)L->alpha;
         if (!j->bwd)
-          for (e = e0; e < e1; e++)
-            {
-              float v = x[e];
-              y[e] = v > 0 ? v : a * v;
-            }
+          nn_ew_relu_f (x + e0, y + e0, e1 - e0, a, leaky);
         else
-          for (e = e0; e < e1; e++)
-            {
-              float g = dy[e];
-              d[e] += x[e] > 0 ? g : a * g;
-            }
+          nn_ew_relu_b (x + e0, dy + e0, d + e0, e1 - e0, a, leaky,
+                        j->assign);
         break;
       }
     case GS_NN_DROPOUT_LAYER:
@@ -1504,26 +1607,19 @@ nn_ew_task (void *arg, size_t ch)
         unsigned char *mask = (unsigned char *)(j->scr + j->lay.mask);
         size_t Lx = L->kind == GS_NN_DROPOUT_LAYER ? 1 : (size_t)L->l;
         float scale = (float)(1.0 / (1.0 - L->p));
+        const float *src = j->bwd ? dy : x;
+        float *dst = j->bwd ? d : y;
+        int as = j->bwd ? j->assign : 1;
         if (!j->bwd)
-          {
-            for (e = e0 / Lx; e < e1 / Lx; e++)
-              mask[e] = gs_nn_hash_uniform (j->ctx->seed, j->ctx->step,
-                                            (uint64_t)L->index, e)
-                        >= L->p;
-            for (e = e0; e < e1; e++)
-              y[e] = mask[e / Lx] ? x[e] * scale : 0.0f;
-          }
-        else if (Lx == 1)
-          for (e = e0; e < e1; e++)
-            d[e] += mask[e] ? dy[e] * scale : 0.0f;
+          for (e = e0 / Lx; e < e1 / Lx; e++)
+            mask[e] = gs_nn_hash_uniform (j->ctx->seed, j->ctx->step,
+                                          (uint64_t)L->index, e)
+                      >= L->p;
+        if (Lx == 1)
+          nn_ew_mask (mask + e0, src + e0, dst + e0, e1 - e0, scale, as);
         else
           for (e = e0; e < e1; e += Lx)
-            if (mask[e / Lx])
-              {
-                size_t i;
-                for (i = e; i < e + Lx; i++)
-                  d[i] += dy[i] * scale;
-              }
+            nn_ew_row (mask[e / Lx], src + e, dst + e, Lx, scale, as);
         break;
       }
     case GS_NN_MAXPOOL1D:
@@ -1539,6 +1635,8 @@ nn_ew_task (void *arg, size_t ch)
                 const int32_t *ix = idx + r * Lo;
                 const float *g = dy + r * Lo;
                 float *dr = d + r * Lin;
+                if (j->assign)
+                  memset (dr, 0, (size_t)Lin * sizeof (float));
                 for (t = 0; t < Lo; t++)
                   dr[ix[t]] += g[t];
               }
@@ -2135,6 +2233,32 @@ gs_nn_layer_backward (gs_nn_layer *L, const gs_nn_ctx *ctx,
   j.dy = dy;
   j.dx = d = dx[0];
   n = nn_total (&j, nn_out_size (L));
+  if (ctx->dx_fresh)
+    {
+      /* Kinds that can write their input gradient do; the others add to
+       * a zeroed one. */
+      switch (L->n_in == 1 && d ? L->kind : GS_NN_ADD)
+        {
+        case GS_NN_RELU:
+        case GS_NN_LEAKYRELU:
+        case GS_NN_MAXPOOL1D:
+        case GS_NN_DROPOUT_LAYER:
+        case GS_NN_SPATIAL_DROPOUT:
+        case GS_NN_LINEAR:
+          j.assign = 1;
+          break;
+        case GS_NN_CONV1D:
+          nn_conv_geom (L, &j.g);
+          j.assign = j.g.direct;
+          break;
+        default:
+          break;
+        }
+      for (i = 0; i < L->n_in && !j.assign; i++)
+        if ((ctx->dx_fresh >> i & 1u) && dx[i])
+          memset (dx[i], 0, nn_total (&j, nn_in_size (L, i))
+                                * sizeof (float));
+    }
   switch (L->kind)
     {
     case GS_NN_CONV1D:
@@ -2223,7 +2347,9 @@ gs_nn_layer_backward (gs_nn_layer *L, const gs_nn_ctx *ctx,
             = (const unsigned char *)(j.scr + j.lay.mask);
         size_t Lx = L->kind == GS_NN_DROPOUT_LAYER ? 1 : (size_t)L->l;
         float scale = (float)(1.0 / (1.0 - L->p));
-        if (!(*(const int *)j.scr & NN_F_ACTIVE))
+        if (!(*(const int *)j.scr & NN_F_ACTIVE) && j.assign)
+          memcpy (d, dy, n * sizeof (float));
+        else if (!(*(const int *)j.scr & NN_F_ACTIVE))
           for (e = 0; e < n; e++)
             d[e] += dy[e];
         else
