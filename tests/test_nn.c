@@ -1199,6 +1199,13 @@ net_grad_check (const char *arch, int c, int l, int batch, int mode)
   gs_nn_set_mode (nn, mode);
   p = gs_nn_params (nn, &np);
   g = gs_nn_grads (nn, NULL);
+  /* A first backward with other output gradients leaves other values in
+   * the intermediate gradient buffers: the checked pass must overwrite
+   * or zero every one of them (layers write single-consumer gradients
+   * without zeroing). */
+  fill_gauss (y, no, 1, 63);
+  CU_ASSERT_EQUAL (gs_nn_forward (nn, x, batch, NULL), GS_OK);
+  CU_ASSERT_EQUAL (gs_nn_backward (nn, y, dx), GS_OK);
   gs_nn_zero_grad (nn);
   net_loss (nn, x, batch, r, y);
   CU_ASSERT_EQUAL (gs_nn_backward (nn, r, dx), GS_OK);
@@ -1228,7 +1235,7 @@ net_grad_check (const char *arch, int c, int l, int batch, int mode)
 static void
 test_gradient_check (void)
 {
-  double e1, e2;
+  double e1, e2, e3;
   /* conv + batchnorm (batch statistics) + relu + linear. */
   e1 = net_grad_check ("- {type: conv1d, out: 3, kernel: 3}\n"
                        "- {type: batchnorm1d}\n"
@@ -1244,11 +1251,24 @@ test_gradient_check (void)
                        "- {type: concat, inputs: [input, -1, a]}\n"
                        "- {type: linear, out: 2}\n",
                        2, 8, 3, GS_NN_EVAL);
+  /* Turner-like chain: leaky ReLU, max-pool, (inactive) dropout,
+   * flatten, linear, each writing its single-consumer input gradient. */
+  e3 = net_grad_check ("- {type: conv1d, out: 4, kernel: 3, padding: 1}\n"
+                       "- {type: leakyrelu, slope: 0.1}\n"
+                       "- {type: conv1d, out: 4, kernel: 3, padding: 1}\n"
+                       "- {type: leakyrelu, slope: 0.1}\n"
+                       "- {type: maxpool1d, kernel: 2}\n"
+                       "- {type: spatial_dropout, p: 0.5}\n"
+                       "- {type: linear, out: 6}\n"
+                       "- {type: dropout, p: 0.5}\n"
+                       "- {type: linear, out: 2}\n",
+                       2, 12, 3, GS_NN_EVAL);
   printf ("\n    gradient rel. error: conv/bn/relu/linear %.2e, "
-          "residual/concat %.2e",
-          e1, e2);
+          "residual/concat %.2e, leaky/maxpool/dropout %.2e",
+          e1, e2, e3);
   CU_ASSERT (e1 < 1e-3);
   CU_ASSERT (e2 < 1e-3);
+  CU_ASSERT (e3 < 1e-3);
 }
 
 static void
