@@ -1271,6 +1271,158 @@ test_gradient_check (void)
   CU_ASSERT (e3 < 1e-3);
 }
 
+/* ---- Several inputs and outputs ------------------------------------ */
+
+static const char *const multi_arch
+    = "- {type: conv1d, out: 3, kernel: 3, padding: 1}\n"
+      "- {type: elu, name: z1}\n"
+      "- {type: input, name: b, channels: 3, length: 8}\n"
+      "- {type: convtranspose1d, out: 3, kernel: 3, padding: 1, "
+      "inputs: [b]}\n"
+      "- {type: elu}\n"
+      "- {type: add, inputs: [z1, -1], weights: [1.0, 0.5]}\n"
+      "- {type: upsample, mode: linear, size: 12}\n"
+      "- {type: linear, out: 2}\n";
+
+/* L = r_out . output + r_z . z1 */
+static double
+multi_loss (gs_nn *nn, const float *x, const float *b, int batch,
+            const float *ro, const float *rz, size_t zl)
+{
+  const float *ex[1] = { b };
+  const float *z;
+  size_t i, no = (size_t)batch * gs_nn_output_size (nn);
+  double s = 0;
+  CU_ASSERT_EQUAL (gs_nn_forward_multi (nn, x, ex, batch, NULL), GS_OK);
+  for (i = 0; i < no; i++)
+    s += (double)ro[i] * gs_nn_output (nn)[i];
+  z = gs_nn_layer_output (nn, zl);
+  for (i = 0; i < (size_t)batch * 3 * 8; i++)
+    s += (double)rz[i] * z[i];
+  return s;
+}
+
+static void
+test_multi_io (void)
+{
+  gs_nn *nn = make_net (multi_arch, 2, 8, 1, 5);
+  enum { B = 3 };
+  float x[B * 2 * 8], b[B * 3 * 8], ro[B * 2], rz[B * 3 * 8];
+  float dx[B * 2 * 8], db[B * 3 * 8], yo[B * 2], yi[B * 2];
+  float *dex[1] = { db };
+  const float *douts[2] = { ro, rz }, *ex[1] = { b };
+  size_t zl, last, ls[2], np, i;
+  double num = 0, den = 0, h = 1e-3, err;
+  float *p, *g;
+  void *work;
+  if (!nn)
+    return;
+  CU_ASSERT_EQUAL (gs_nn_n_extra_inputs (nn), 1);
+  CU_ASSERT_EQUAL (gs_nn_extra_input_layer (nn, 0), 2);
+  CU_ASSERT_EQUAL (gs_nn_find_layer (nn, "z1", &zl), GS_OK);
+  CU_ASSERT_EQUAL (zl, 1);
+  CU_ASSERT_EQUAL (gs_nn_find_layer (nn, "nope", &i), GS_EINVAL);
+  last = gs_nn_n_layers (nn) - 1;
+  ls[0] = last;
+  ls[1] = zl;
+  fill_gauss (x, sizeof x / sizeof *x, 1, 71);
+  fill_gauss (b, sizeof b / sizeof *b, 1, 72);
+  fill_gauss (ro, sizeof ro / sizeof *ro, 1, 73);
+  fill_gauss (rz, sizeof rz / sizeof *rz, 1, 74);
+  /* a network with input layers must be fed them */
+  CU_ASSERT_EQUAL (gs_nn_forward (nn, x, B, NULL), GS_EINVAL);
+  gs_nn_set_mode (nn, GS_NN_EVAL);
+  p = gs_nn_params (nn, &np);
+  g = gs_nn_grads (nn, NULL);
+  gs_nn_zero_grad (nn);
+  multi_loss (nn, x, b, B, ro, rz, zl);
+  CU_ASSERT_EQUAL (gs_nn_backward_multi (nn, 2, ls, douts, dx, dex), GS_OK);
+  for (i = 0; i < np + sizeof x / sizeof *x + sizeof b / sizeof *b; i++)
+    {
+      size_t nx = sizeof x / sizeof *x;
+      float *v = i < np ? &p[i] : i < np + nx ? &x[i - np] : &b[i - np - nx];
+      double an = i < np ? g[i] : i < np + nx ? dx[i - np] : db[i - np - nx];
+      float v0 = *v, vp = (float)(v0 + h), vm = (float)(v0 - h);
+      double lp, lm, fd;
+      *v = vp;
+      lp = multi_loss (nn, x, b, B, ro, rz, zl);
+      *v = vm;
+      lm = multi_loss (nn, x, b, B, ro, rz, zl);
+      *v = v0;
+      fd = (lp - lm) / ((double)vp - (double)vm);
+      num += (an - fd) * (an - fd);
+      den += fd * fd;
+    }
+  err = sqrt (num / den);
+  printf ("\n    two inputs, gradients injected at two layers: rel. error "
+          "%.2e",
+          err);
+  CU_ASSERT (err < 1e-3);
+  /* const inference with the extra input equals forward */
+  CU_ASSERT_EQUAL (gs_nn_forward_multi (nn, x, ex, B, yo), GS_OK);
+  work = malloc (gs_nn_infer_bytes (nn, B));
+  CU_ASSERT_EQUAL (gs_nn_infer_multi (nn, work, gs_nn_infer_bytes (nn, B), x,
+                                      ex, B, yi),
+                   GS_OK);
+  CU_ASSERT (memcmp (yo, yi, sizeof yo) == 0);
+  CU_ASSERT_EQUAL (gs_nn_infer (nn, work, gs_nn_infer_bytes (nn, B), x, B,
+                                yi),
+                   GS_EINVAL);
+  free (work);
+  /* injecting at the last layer only equals the plain backward */
+  {
+    float g1[64], dx1[B * 2 * 8];
+    size_t n1 = np < 64 ? np : 64;
+    gs_nn_zero_grad (nn);
+    multi_loss (nn, x, b, B, ro, rz, zl);
+    CU_ASSERT_EQUAL (gs_nn_backward (nn, ro, dx1), GS_OK);
+    memcpy (g1, g, n1 * sizeof (float));
+    gs_nn_zero_grad (nn);
+    multi_loss (nn, x, b, B, ro, rz, zl);
+    CU_ASSERT_EQUAL (gs_nn_backward_multi (nn, 1, &last, douts, dx, NULL),
+                     GS_OK);
+    CU_ASSERT (memcmp (g1, g, n1 * sizeof (float)) == 0);
+    CU_ASSERT (memcmp (dx1, dx, sizeof dx) == 0);
+    /* misuse: a layer twice, out of range */
+    ls[1] = last;
+    CU_ASSERT_EQUAL (gs_nn_backward_multi (nn, 2, ls, douts, dx, NULL),
+                     GS_EINVAL);
+    ls[1] = 99;
+    CU_ASSERT_EQUAL (gs_nn_backward_multi (nn, 2, ls, douts, dx, NULL),
+                     GS_EINVAL);
+  }
+  gs_nn_free (nn);
+}
+
+static void
+test_multi_errors (void)
+{
+  static const char *const bad[] = {
+    "- {type: input, channels: 2, length: 4, inputs: [input]}\n",
+    "- {type: input, channels: 2}\n",
+    "- {type: conv1d, out: 2, kernel: 1, name: a}\n"
+    "- {type: add, inputs: [a, input], weights: [1, 2, 3]}\n",
+    "- {type: conv1d, out: 2, kernel: 1, name: a}\n"
+    "- {type: add, inputs: [a, input], weights: 2}\n",
+  };
+  static const char *const want[]
+      = { "takes no 'inputs'", "missing option 'length'", "3 weights for 2",
+          "weights must be a list" };
+  size_t i;
+  for (i = 0; i < sizeof bad / sizeof *bad; i++)
+    {
+      gs_nn_opts o;
+      gs_nn *nn = NULL;
+      gs_nn_opts_init (&o);
+      CU_ASSERT_EQUAL (gs_nn_create (bad[i], 2, 4, &o, &nn), GS_ECONFIG);
+      CU_ASSERT_PTR_NULL (nn);
+      if (!strstr (gs_last_error (), want[i]))
+        printf ("\n    case %zu: '%s' lacks '%s'", i, gs_last_error (),
+                want[i]);
+      CU_ASSERT_PTR_NOT_NULL (strstr (gs_last_error (), want[i]));
+    }
+}
+
 static void
 test_misuse (void)
 {
@@ -1329,4 +1481,6 @@ gs_test_register_nn (void)
   CU_add_test (s, "inference on caller memory", test_infer);
   CU_add_test (s, "whole-network gradient check", test_gradient_check);
   CU_add_test (s, "misuse", test_misuse);
+  CU_add_test (s, "several inputs and outputs", test_multi_io);
+  CU_add_test (s, "input layers and weighted add: errors", test_multi_errors);
 }

@@ -242,6 +242,10 @@ struct gs_nn
   int *prop; /* backward: layer runs */
   int *nuse; /* backward: running consumers of each layer's output, then
                 of the network input (n_layers + 1) */
+  int *reach; /* backward: a gradient reaches the layer's output */
+  int *inj;   /* backward: index into the injected gradients, or -1 */
+  size_t n_extra;                  /* `input` layers */
+  size_t extra_idx[GS_NN_MAX_EXTRA]; /* their layer indices, in order */
 };
 
 static void *
@@ -284,7 +288,8 @@ typedef enum nn_opt_type
   OPT_REAL,
   OPT_BOOL,
   OPT_INIT,
-  OPT_MODE
+  OPT_MODE,
+  OPT_WEIGHTS
 } nn_opt_type;
 
 typedef struct nn_opt
@@ -313,6 +318,9 @@ enum
   O_MODE,
   O_SCALE,
   O_SIZE,
+  O_CHANNELS,
+  O_LENGTH,
+  O_WEIGHTS,
   O_N
 };
 
@@ -338,6 +346,9 @@ static const nn_opt nn_opts[O_N] = {
   { "mode", OPT_MODE, 0, 0, 0 },
   { "scale", OPT_INT, 1, 1 << 16, offsetof (gs_nn_layer, scale) },
   { "size", OPT_INT, 1, 1 << 24, offsetof (gs_nn_layer, size) },
+  { "channels", OPT_INT, 1, 1 << 24, offsetof (gs_nn_layer, channels) },
+  { "length", OPT_INT, 1, 1 << 24, offsetof (gs_nn_layer, length) },
+  { "weights", OPT_WEIGHTS, -1e6, 1e6, 0 },
 };
 
 typedef struct nn_type
@@ -374,8 +385,10 @@ static const nn_type nn_types[] = {
   { "softmax", GS_NN_SOFTMAX, 0, 0, 0 },
   { "upsample", GS_NN_UPSAMPLE_NEAREST,
     BIT (O_MODE) | BIT (O_SCALE) | BIT (O_SIZE), 0, 0 },
-  { "add", GS_NN_ADD, 0, 0, 1 },
+  { "add", GS_NN_ADD, BIT (O_WEIGHTS), 0, 1 },
   { "concat", GS_NN_CONCAT, 0, 0, 1 },
+  { "input", GS_NN_INPUT, BIT (O_CHANNELS) | BIT (O_LENGTH),
+    BIT (O_CHANNELS) | BIT (O_LENGTH), 0 },
 };
 
 #define NN_N_TYPES (sizeof nn_types / sizeof nn_types[0])
@@ -464,6 +477,20 @@ parse_option (gs_nn_layer *L, const nn_type *t, int o, const gs_ynode *v)
                             "init '%s' is unknown; valid: he, glorot, torch",
                             s);
       break;
+    case OPT_WEIGHTS:
+      {
+        size_t k;
+        if (v->kind != GS_YNODE_SEQUENCE || v->n < 2
+            || v->n > GS_NN_MAX_INPUTS)
+          return layer_error (L->index, t->name, v,
+                              "weights must be a list of 2 to %d numbers, "
+                              "one per input", GS_NN_MAX_INPUTS);
+        for (k = 0; k < v->n && rc == GS_OK; k++)
+          rc = gs_ynode_as_double (v->items[k], d->key, d->min, d->max,
+                                   &L->weights[k]);
+        L->n_weights = (int)v->n;
+        break;
+      }
     case OPT_MODE:
       rc = gs_ynode_as_string (v, d->key, &s);
       if (rc != GS_OK)
@@ -664,6 +691,15 @@ parse_layer (gs_nn_layer *layers, int index, const gs_ynode *m)
 
   /* Inputs. */
   v = gs_ynode_get (m, "inputs");
+  if (t->kind == GS_NN_INPUT)
+    {
+      if (v)
+        return layer_error (index, t->name, v,
+                            "an input layer takes no 'inputs': it is fed "
+                            "by the caller (gs_nn_forward_multi)");
+      L->n_in = 0;
+      return GS_OK;
+    }
   if (!v)
     {
       if (t->multi)
@@ -796,6 +832,14 @@ build (gs_nn *nn, const gs_ynode *root)
         }
       if ((rc = gs_nn_layer_shape (L)) != GS_OK)
         return rc;
+      if (L->kind == GS_NN_INPUT)
+        {
+          if (nn->n_extra == GS_NN_MAX_EXTRA)
+            return gs_error (GS_ECONFIG,
+                             "layer %d (input): at most %d input layers "
+                             "are supported", (int)i, GS_NN_MAX_EXTRA);
+          nn->extra_idx[nn->n_extra++] = i;
+        }
       if (L->c < 1 || L->l < 1
           || (double)L->c * (double)L->l > (double)NN_MAX_FEATURES)
         return gs_error (GS_ECONFIG,
@@ -825,8 +869,11 @@ build (gs_nn *nn, const gs_ynode *root)
   nn->scratch_size = calloc (nn->n_layers, sizeof *nn->scratch_size);
   nn->prop = calloc (nn->n_layers, sizeof *nn->prop);
   nn->nuse = calloc (nn->n_layers + 1, sizeof *nn->nuse);
+  nn->reach = calloc (nn->n_layers, sizeof *nn->reach);
+  nn->inj = calloc (nn->n_layers, sizeof *nn->inj);
   if (!nn->params || !nn->grads || !nn->running || !nn->act || !nn->grad
-      || !nn->scratch_size || !nn->prop || !nn->nuse)
+      || !nn->scratch_size || !nn->prop || !nn->nuse || !nn->reach
+      || !nn->inj)
     return gs_error (GS_ENOMEM, "out of memory for %zu parameters",
                      nn->n_params);
   off = 0;
@@ -954,6 +1001,8 @@ gs_nn_free (gs_nn *nn)
   free (nn->scratch_size);
   free (nn->prop);
   free (nn->nuse);
+  free (nn->reach);
+  free (nn->inj);
   free (nn->params);
   free (nn->grads);
   free (nn->running);
@@ -1252,16 +1301,25 @@ input_of (const gs_nn *nn, int producer)
   return producer < 0 ? nn->input : nn->act[producer];
 }
 
-int
-gs_nn_forward (gs_nn *nn, const float *x, int batch, float *out)
+static int
+forward_impl (gs_nn *nn, const float *x, const float *const *extra,
+              int batch, float *out)
 {
   const float *xs[GS_NN_MAX_INPUTS];
-  size_t i, bytes;
+  size_t i, e, bytes;
   int k, rc;
   if (!nn || !x)
     return gs_error (GS_EINVAL, "gs_nn_forward: NULL network or input");
   if (batch < 1)
     return gs_error (GS_EINVAL, "gs_nn_forward: batch %d must be >= 1", batch);
+  if (nn->n_extra && !extra)
+    return gs_error (GS_EINVAL, "gs_nn_forward: the network has %zu input "
+                     "layers; feed them with gs_nn_forward_multi",
+                     nn->n_extra);
+  for (e = 0; e < nn->n_extra; e++)
+    if (!extra[e])
+      return gs_error (GS_EINVAL, "gs_nn_forward_multi: extra input %zu "
+                       "(layer %zu) is NULL", e, nn->extra_idx[e]);
   nn->batch = 0;
   if ((rc = ensure_forward (nn, batch)) != GS_OK)
     return rc;
@@ -1277,9 +1335,15 @@ gs_nn_forward (gs_nn *nn, const float *x, int batch, float *out)
   nn->fwd.pool = nn->pool;
   nn->fwd.threads = nn->threads;
   nn->fwd.thread_index = pool_thread_index;
-  for (i = 0; i < nn->n_layers; i++)
+  for (i = 0, e = 0; i < nn->n_layers; i++)
     {
       gs_nn_layer *L = &nn->layers[i];
+      if (L->kind == GS_NN_INPUT)
+        {
+          batch_bytes (batch, L->c, L->l, &bytes);
+          memcpy (nn->act[i], extra[e++], bytes);
+          continue;
+        }
       for (k = 0; k < L->n_in; k++)
         xs[k] = input_of (nn, L->in[k]);
       if ((rc = gs_nn_layer_forward (L, &nn->fwd, xs, nn->act[i])) != GS_OK)
@@ -1297,6 +1361,19 @@ gs_nn_forward (gs_nn *nn, const float *x, int batch, float *out)
   return GS_OK;
 }
 
+int
+gs_nn_forward (gs_nn *nn, const float *x, int batch, float *out)
+{
+  return forward_impl (nn, x, NULL, batch, out);
+}
+
+int
+gs_nn_forward_multi (gs_nn *nn, const float *x, const float *const *extra,
+                     int batch, float *out)
+{
+  return forward_impl (nn, x, extra, batch, out);
+}
+
 const float *
 gs_nn_output (const gs_nn *nn)
 {
@@ -1305,55 +1382,148 @@ gs_nn_output (const gs_nn *nn)
   return nn->act[nn->n_layers - 1];
 }
 
+const float *
+gs_nn_layer_output (const gs_nn *nn, size_t layer)
+{
+  if (!nn || nn->batch == 0 || layer >= nn->n_layers)
+    return NULL;
+  return nn->act[layer];
+}
+
 int
-gs_nn_backward (gs_nn *nn, const float *dout, float *dx)
+gs_nn_find_layer (const gs_nn *nn, const char *name, size_t *layer)
+{
+  size_t i;
+  if (!nn || !name || !layer)
+    return gs_error (GS_EINVAL, "gs_nn_find_layer: NULL argument");
+  for (i = 0; i < nn->n_layers; i++)
+    if (strcmp (nn->layers[i].name, name) == 0)
+      {
+        *layer = i;
+        return GS_OK;
+      }
+  return gs_error (GS_EINVAL, "the network has no layer named '%s'", name);
+}
+
+void
+gs_nn_layer_shape_of (const gs_nn *nn, size_t layer, int *channels,
+                      int *length)
+{
+  const gs_nn_layer *L
+      = nn && layer < nn->n_layers ? &nn->layers[layer] : NULL;
+  if (channels)
+    *channels = L ? L->c : 0;
+  if (length)
+    *length = L ? L->l : 0;
+}
+
+size_t
+gs_nn_n_extra_inputs (const gs_nn *nn)
+{
+  return nn ? nn->n_extra : 0;
+}
+
+size_t
+gs_nn_extra_input_layer (const gs_nn *nn, size_t k)
+{
+  return nn && k < nn->n_extra ? nn->extra_idx[k] : (size_t)-1;
+}
+
+/* Which layers run backward, and which input gradients each writes:
+ *   prop[i]  the layer's backward delivers something wanted (it has
+ *            parameters, or an input whose gradient is wanted);
+ *   reach[i] a gradient arrives at its output (injected there, or from a
+ *            running consumer);
+ *   nuse[p]  running consumers of p's output (n_layers: the input).
+ * A gradient with exactly one consumer and nothing injected is written
+ * by that consumer (no zeroing); others are zeroed (or hold the injected
+ * gradient) and accumulated. */
+static int
+backward_impl (gs_nn *nn, size_t n, const size_t *layers,
+               const float *const *douts, float *dx, float *const *dextra)
 {
   const float *xs[GS_NN_MAX_INPUTS];
   float *dxs[GS_NN_MAX_INPUTS];
-  size_t i, last, bytes;
-  int k, rc, batch;
-  if (!nn || !dout)
-    return gs_error (GS_EINVAL, "gs_nn_backward: NULL network or gradient");
+  size_t i, e, bytes, N;
+  int k, batch, rc;
+  if (!nn || (n && (!layers || !douts)))
+    return gs_error (GS_EINVAL, "gs_nn_backward: NULL network or "
+                     "gradients");
   if (nn->batch == 0)
-    return gs_error (GS_EINVAL, "gs_nn_backward: no forward pass precedes "
-                                "it (or the thread count changed since)");
+    return gs_error (GS_EINVAL,
+                     "gs_nn_backward: no forward pass to differentiate; "
+                     "call gs_nn_forward on the batch first (or the "
+                     "thread count changed since)");
+  N = nn->n_layers;
+  for (i = 0; i < N; i++)
+    nn->inj[i] = -1;
+  for (i = 0; i < n; i++)
+    {
+      if (layers[i] >= N || !douts[i])
+        return gs_error (GS_EINVAL, "gs_nn_backward_multi: gradient %zu "
+                         "names layer %zu of %zu, or is NULL", i,
+                         layers[i], N);
+      if (nn->inj[layers[i]] >= 0)
+        return gs_error (GS_EINVAL, "gs_nn_backward_multi: layer %zu is "
+                         "given twice", layers[i]);
+      nn->inj[layers[i]] = (int)i;
+    }
   batch = nn->batch;
   if ((rc = ensure_backward (nn, batch)) != GS_OK)
     return rc;
-  last = nn->n_layers - 1;
-  /* A layer's backward runs when it has parameters or feeds a gradient
-   * to something that needs one. */
-  for (i = 0; i <= last; i++)
+  for (i = 0, e = 0; i < N; i++)
     {
       const gs_nn_layer *L = &nn->layers[i];
       int p = L->n_w + L->n_b > 0;
+      if (L->kind == GS_NN_INPUT)
+        {
+          p = dextra && dextra[e] != NULL;
+          e++;
+        }
       for (k = 0; k < L->n_in && !p; k++)
         p = L->in[k] < 0 ? dx != NULL : nn->prop[L->in[k]];
       nn->prop[i] = p;
     }
-  /* A gradient with one consumer is written by it (no zeroing); one
-   * with several (or none) is zeroed and accumulated. */
-  memset (nn->nuse, 0, (nn->n_layers + 1) * sizeof *nn->nuse);
-  for (i = 0; i <= last; i++)
-    if (nn->prop[i])
-      for (k = 0; k < nn->layers[i].n_in; k++)
-        nn->nuse[nn->layers[i].in[k] < 0 ? nn->n_layers
-                                         : (size_t)nn->layers[i].in[k]]++;
-  for (i = 0; i < last; i++)
-    if (nn->prop[i] && nn->nuse[i] != 1)
-      {
-        const gs_nn_layer *L = &nn->layers[i];
-        batch_bytes (batch, L->c, L->l, &bytes);
+  memset (nn->nuse, 0, (N + 1) * sizeof *nn->nuse);
+  for (i = N; i-- > 0;)
+    {
+      const gs_nn_layer *L = &nn->layers[i];
+      nn->reach[i] = nn->inj[i] >= 0 || nn->nuse[i] > 0;
+      if (!nn->reach[i] || !nn->prop[i] || L->kind == GS_NN_INPUT)
+        continue;
+      for (k = 0; k < L->n_in; k++)
+        {
+          int q = L->in[k];
+          if (q < 0 ? dx != NULL : nn->prop[q])
+            nn->nuse[q < 0 ? N : (size_t)q]++;
+        }
+    }
+  /* Gradient buffers: injected ones hold their gradient (consumers add
+   * to it); those with one consumer are written by it; the rest are
+   * zeroed. */
+  for (i = 0; i < N; i++)
+    {
+      const gs_nn_layer *L = &nn->layers[i];
+      if (!nn->prop[i] || (!nn->reach[i] && L->kind != GS_NN_INPUT))
+        continue;
+      batch_bytes (batch, L->c, L->l, &bytes);
+      if (nn->inj[i] >= 0 && (nn->nuse[i] > 0 || L->kind == GS_NN_INPUT))
+        memcpy (nn->grad[i], douts[nn->inj[i]], bytes);
+      else if (nn->inj[i] < 0 && nn->nuse[i] != 1)
         memset (nn->grad[i], 0, bytes);
-      }
+    }
   batch_bytes (batch, nn->in_c, nn->in_l, &bytes);
-  if (dx && nn->nuse[nn->n_layers] != 1)
+  if (dx && nn->nuse[N] != 1)
     memset (nn->dinput, 0, bytes);
-  for (i = last + 1; i-- > 0;)
+  for (i = N; i-- > 0;)
     {
       gs_nn_layer *L = &nn->layers[i];
-      if (!nn->prop[i])
+      const float *dy;
+      if (!nn->prop[i] || !nn->reach[i] || L->kind == GS_NN_INPUT)
         continue;
+      /* an injected gradient with no consumer is used in place */
+      dy = nn->inj[i] >= 0 && nn->nuse[i] == 0 ? douts[nn->inj[i]]
+                                                : nn->grad[i];
       nn->fwd.dx_fresh = 0;
       for (k = 0; k < L->n_in; k++)
         {
@@ -1363,18 +1533,44 @@ gs_nn_backward (gs_nn *nn, const float *dout, float *dx)
             dxs[k] = dx ? nn->dinput : NULL;
           else
             dxs[k] = nn->prop[p] ? nn->grad[p] : NULL;
-          if (dxs[k] && nn->nuse[p < 0 ? nn->n_layers : (size_t)p] == 1)
+          if (dxs[k] && nn->nuse[p < 0 ? N : (size_t)p] == 1
+              && (p < 0 || nn->inj[p] < 0))
             nn->fwd.dx_fresh |= 1u << k;
         }
-      rc = gs_nn_layer_backward (L, &nn->fwd, xs, nn->act[i],
-                                 i == last ? dout : nn->grad[i], dxs);
+      rc = gs_nn_layer_backward (L, &nn->fwd, xs, nn->act[i], dy, dxs);
       nn->fwd.dx_fresh = 0;
       if (rc != GS_OK)
         return rc;
     }
   if (dx)
     memcpy (dx, nn->dinput, bytes);
+  for (e = 0; dextra && e < nn->n_extra; e++)
+    if (dextra[e])
+      {
+        const gs_nn_layer *L = &nn->layers[nn->extra_idx[e]];
+        batch_bytes (batch, L->c, L->l, &bytes);
+        memcpy (dextra[e], nn->grad[nn->extra_idx[e]], bytes);
+      }
   return GS_OK;
+}
+
+int
+gs_nn_backward (gs_nn *nn, const float *dout, float *dx)
+{
+  size_t last;
+  if (!nn || !dout)
+    return gs_error (GS_EINVAL, "gs_nn_backward: NULL network or "
+                     "gradient");
+  last = nn->n_layers - 1;
+  return backward_impl (nn, 1, &last, &dout, dx, NULL);
+}
+
+int
+gs_nn_backward_multi (gs_nn *nn, size_t n, const size_t *layers,
+                      const float *const *douts, float *dx,
+                      float *const *dextra)
+{
+  return backward_impl (nn, n, layers, douts, dx, dextra);
 }
 
 /* ---- Inference on caller memory ----------------------------------------- */
@@ -1412,15 +1608,34 @@ gs_nn_infer_bytes (const gs_nn *nn, int batch)
   return total + align_up (scratch);
 }
 
+static int infer_impl (const gs_nn *nn, void *work, size_t work_bytes,
+                       const float *x, const float *const *extra, int batch,
+                       float *out);
+
 int
 gs_nn_infer (const gs_nn *nn, void *work, size_t work_bytes, const float *x,
              int batch, float *out)
+{
+  return infer_impl (nn, work, work_bytes, x, NULL, batch, out);
+}
+
+int
+gs_nn_infer_multi (const gs_nn *nn, void *work, size_t work_bytes,
+                   const float *x, const float *const *extra, int batch,
+                   float *out)
+{
+  return infer_impl (nn, work, work_bytes, x, extra, batch, out);
+}
+
+static int
+infer_impl (const gs_nn *nn, void *work, size_t work_bytes, const float *x,
+            const float *const *extra, int batch, float *out)
 {
   const float *xs[GS_NN_MAX_INPUTS];
   float **act;
   gs_nn_ctx ctx;
   gs_nn_layer L;
-  size_t need, i, off;
+  size_t need, i, off, e;
   unsigned char *base;
   void *scratch;
   int k, rc;
@@ -1428,6 +1643,14 @@ gs_nn_infer (const gs_nn *nn, void *work, size_t work_bytes, const float *x,
   if (!nn || !x || !out || (!work && work_bytes))
     return gs_error (GS_EINVAL, "gs_nn_infer: NULL network, input or "
                                 "output");
+  if (nn->n_extra && !extra)
+    return gs_error (GS_EINVAL, "gs_nn_infer: the network has %zu input "
+                     "layers; feed them with gs_nn_infer_multi",
+                     nn->n_extra);
+  for (e = 0; e < nn->n_extra; e++)
+    if (!extra[e])
+      return gs_error (GS_EINVAL, "gs_nn_infer_multi: extra input %zu is "
+                       "NULL", e);
   if (batch < 1)
     return gs_error (GS_EINVAL, "gs_nn_infer: batch %d must be >= 1", batch);
   need = gs_nn_infer_bytes (nn, batch);
@@ -1460,11 +1683,17 @@ gs_nn_infer (const gs_nn *nn, void *work, size_t work_bytes, const float *x,
   ctx.threads = 1;
   ctx.thread_index = pool_thread_index;
   rc = GS_OK;
-  for (i = 0; i < nn->n_layers && rc == GS_OK; i++)
+  for (i = 0, e = 0; i < nn->n_layers && rc == GS_OK; i++)
     {
       /* A private copy of the layer: the shared one's scratch pointer and
        * parameters stay untouched (no update without GS_NN_BN_UPDATE). */
       L = nn->layers[i];
+      if (L.kind == GS_NN_INPUT)
+        {
+          memcpy (act[i], extra[e++], sample_size (L.c, L.l)
+                                          * sizeof (float) * (size_t)batch);
+          continue;
+        }
       L.scratch = scratch;
       for (k = 0; k < L.n_in; k++)
         xs[k] = L.in[k] < 0 ? x : act[L.in[k]];

@@ -51,6 +51,7 @@ typedef enum gs_nn_kind
   GS_NN_UPSAMPLE_NEAREST,
   GS_NN_ADD,
   GS_NN_CONCAT,
+  GS_NN_INPUT, /* an extra network input (no inputs of its own) */
   GS_NN_N_KINDS
 } gs_nn_kind;
 
@@ -100,6 +101,9 @@ typedef struct gs_nn_layer
   double eps, momentum;    /* batchnorm */
   int scale, size;         /* upsample: scale factor or output length (one
                               of them > 0) */
+  int channels, length;    /* input: the shape of one sample */
+  int n_weights;           /* add: 0 (plain sum) or n_in coefficients */
+  double weights[GS_NN_MAX_INPUTS];
   /* graph */
   int n_in;
   int in[GS_NN_MAX_INPUTS]; /* producer layer index, -1 = network input */

@@ -56,6 +56,7 @@ static const char *const nn_kind_names[GS_NN_N_KINDS] = {
   [GS_NN_UPSAMPLE_NEAREST] = "upsample",
   [GS_NN_ADD] = "add",
   [GS_NN_CONCAT] = "concat",
+  [GS_NN_INPUT] = "input",
 };
 
 const char *
@@ -226,6 +227,16 @@ gs_nn_layer_shape (gs_nn_layer *L)
   if ((int)L->kind < 0 || L->kind >= GS_NN_N_KINDS)
     return gs_error (GS_ECONFIG, "layer %d: unknown layer kind %d",
                      L->index, (int)L->kind);
+  if (L->kind == GS_NN_INPUT)
+    {
+      if (L->n_in != 0 || L->channels < 1 || L->length < 1)
+        return NN_BAD (L, "an input layer takes no inputs and needs "
+                       "channels >= 1 and length >= 1 (got %d x %d)",
+                       L->channels, L->length);
+      L->c = L->channels;
+      L->l = L->length;
+      return GS_OK;
+    }
   if (multi && (L->n_in < 2 || L->n_in > GS_NN_MAX_INPUTS))
     return NN_BAD (L, "has %d inputs; list 2 to %d layers in `inputs`",
                    L->n_in, GS_NN_MAX_INPUTS);
@@ -371,6 +382,9 @@ gs_nn_layer_shape (gs_nn_layer *L)
           return NN_BAD (L, "input %d is %d x %d but input 0 is %d x %d; "
                          "add needs inputs of the same shape", i,
                          L->in_c[i], L->in_l[i], Cin, Lin);
+      if (L->n_weights != 0 && L->n_weights != L->n_in)
+        return NN_BAD (L, "has %d weights for %d inputs; give one weight "
+                       "per input or none", L->n_weights, L->n_in);
       L->c = Cin;
       L->l = Lin;
       break;
@@ -2191,6 +2205,20 @@ gs_nn_layer_forward (gs_nn_layer *L, const gs_nn_ctx *ctx,
         return GS_OK;
       }
     case GS_NN_ADD:
+      if (L->n_weights)
+        {
+          /* y = sum_i w_i x_i, in input order (exact for weights 1) */
+          float w0 = (float)L->weights[0];
+          for (e = 0; e < n; e++)
+            y[e] = w0 * x[0][e];
+          for (i = 1; i < L->n_in; i++)
+            {
+              float w = (float)L->weights[i];
+              for (e = 0; e < n; e++)
+                y[e] += w * x[i][e];
+            }
+          return GS_OK;
+        }
       memmove (y, x[0], n * sizeof (float));
       for (i = 1; i < L->n_in; i++)
         for (e = 0; e < n; e++)
@@ -2423,7 +2451,13 @@ gs_nn_layer_backward (gs_nn_layer *L, const gs_nn_ctx *ctx,
       }
     case GS_NN_ADD:
       for (i = 0; i < L->n_in; i++)
-        if (dx[i])
+        if (dx[i] && L->n_weights)
+          {
+            float w = (float)L->weights[i];
+            for (e = 0; e < n; e++)
+              dx[i][e] += w * dy[e];
+          }
+        else if (dx[i])
           for (e = 0; e < n; e++)
             dx[i][e] += dy[e];
       return GS_OK;

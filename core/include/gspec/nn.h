@@ -160,6 +160,36 @@ int gs_nn_infer (const gs_nn *nn, void *work, size_t work_bytes,
  * GS_EINVAL when no forward preceded it. */
 int gs_nn_backward (gs_nn *nn, const float *dout, float *dx);
 
+/* ---- Several inputs and outputs ---------------------------------------
+ * Extra inputs are layers `{type: input, name: b1, channels: C, length:
+ * L}` (no inputs of their own; up to GS_NN_MAX_EXTRA), fed in the order
+ * they appear; any layer's output can be read after a forward, and
+ * backward can start from gradients at several layers (an encoder's
+ * intermediate codes, a detector's heads).  `add` takes optional
+ * `weights: [w0, w1, ...]` (y = sum w_i x_i). */
+#define GS_NN_MAX_EXTRA 16
+size_t gs_nn_n_extra_inputs (const gs_nn *nn);
+size_t gs_nn_extra_input_layer (const gs_nn *nn, size_t k); /* its index */
+int gs_nn_find_layer (const gs_nn *nn, const char *name, size_t *layer);
+void gs_nn_layer_shape_of (const gs_nn *nn, size_t layer, int *channels,
+                           int *length);
+/* extra[k]: batch x that layer's channels x length (all of them). */
+int gs_nn_forward_multi (gs_nn *nn, const float *x, const float *const *extra,
+                         int batch, float *out);
+int gs_nn_infer_multi (const gs_nn *nn, void *work, size_t work_bytes,
+                       const float *x, const float *const *extra, int batch,
+                       float *out);
+/* Output of `layer` for the last forward's batch (NULL before one). */
+const float *gs_nn_layer_output (const gs_nn *nn, size_t layer);
+/* douts[i] = dL/d(output of layers[i]) (batch x its size; the last layer
+ * need not be among them, a layer at most once); dx and dextra[k] (either
+ * may be NULL, or hold NULL entries) receive the input gradients.  The
+ * gradients meet as sums: injected ones add to what flows back from the
+ * layer's consumers. */
+int gs_nn_backward_multi (gs_nn *nn, size_t n, const size_t *layers,
+                          const float *const *douts, float *dx,
+                          float *const *dextra);
+
 /* Model file: magic "GSNN", format version, the architecture text, the
  * input shape, the counts of parameters and of running statistics, then
  * every layer's parameters and running statistics as little-endian
