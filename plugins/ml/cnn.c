@@ -617,11 +617,18 @@ train_net (cnn_state_t *s, size_t net, const set_t *tr, const set_t *va)
           if (improved && best)
             snapshot (nn, best, 0);
         }
-      gs_host->log (GS_LOG_INFO, s->id,
-                    "net %zu/%zu epoch %d: loss %.5g, validation loss %.5g, "
-                    "lr %.3g, %.1f s",
-                    net + 1, s->n_nets, epoch + 1, sum / (double)tr->n, vloss,
-                    gs_nn_optim_lr (opt), now_s () - t0);
+      if (va && va->n > 0)
+        gs_host->log (GS_LOG_INFO, s->id,
+                      "net %zu/%zu epoch %d: loss %.5g, validation loss "
+                      "%.5g, lr %.3g, %.1f s",
+                      net + 1, s->n_nets, epoch + 1, sum / (double)tr->n,
+                      vloss, gs_nn_optim_lr (opt), now_s () - t0);
+      else
+        gs_host->log (GS_LOG_INFO, s->id,
+                      "net %zu/%zu epoch %d: loss %.5g (no validation set), "
+                      "lr %.3g, %.1f s",
+                      net + 1, s->n_nets, epoch + 1, sum / (double)tr->n,
+                      gs_nn_optim_lr (opt), now_s () - t0);
       if (!isfinite (sum))
         {
           rc = gs_host->error (GS_EFAILED,
