@@ -1302,6 +1302,58 @@ multi_loss (gs_nn *nn, const float *x, const float *b, int batch,
   return s;
 }
 
+/* Cumulative re-estimation: after a reset, the running statistics are
+ * the plain averages of the batches' means and unbiased variances. */
+static void
+test_bn_cumulative (void)
+{
+  gs_nn *nn = make_net ("- {type: batchnorm1d, momentum: 0.3}\n", 2, 5, 1, 3);
+  enum { B = 4, NB = 3 };
+  float x[NB][B * 2 * 5], *rm = NULL, *rv = NULL;
+  double want_m[2] = { 0, 0 }, want_v[2] = { 0, 0 };
+  size_t nr = 0;
+  int k, c, n, t;
+  if (!nn)
+    return;
+  for (k = 0; k < NB; k++)
+    {
+      fill_gauss (x[k], B * 2 * 5, 1.0 + k, 80 + (unsigned long)k);
+      for (c = 0; c < 2; c++)
+        {
+          double m = 0, v = 0;
+          for (n = 0; n < B; n++)
+            for (t = 0; t < 5; t++)
+              m += x[k][(n * 2 + c) * 5 + t];
+          m /= B * 5;
+          for (n = 0; n < B; n++)
+            for (t = 0; t < 5; t++)
+              v += (x[k][(n * 2 + c) * 5 + t] - m)
+                   * (x[k][(n * 2 + c) * 5 + t] - m);
+          want_m[c] += m / NB;
+          want_v[c] += v / (B * 5 - 1) / NB;
+        }
+    }
+  /* some momentum updates first: the reset must forget them */
+  gs_nn_set_mode (nn, GS_NN_TRAIN);
+  CU_ASSERT_EQUAL (gs_nn_forward (nn, x[0], B, NULL), GS_OK);
+  gs_nn_bn_reset_running (nn);
+  gs_nn_set_mode (nn, GS_NN_BN_BATCH | GS_NN_BN_UPDATE | GS_NN_BN_CUMULATIVE);
+  CU_ASSERT_EQUAL (gs_nn_mode (nn),
+                   GS_NN_BN_BATCH | GS_NN_BN_UPDATE | GS_NN_BN_CUMULATIVE);
+  for (k = 0; k < NB; k++)
+    CU_ASSERT_EQUAL (gs_nn_forward (nn, x[k], B, NULL), GS_OK);
+  CU_ASSERT_EQUAL (gs_nn_layer_arrays (nn, 0, NULL, NULL, NULL, NULL, &rm,
+                                       &rv, &nr),
+                   GS_OK);
+  CU_ASSERT_EQUAL_FATAL (nr, 2);
+  for (c = 0; c < 2; c++)
+    {
+      CU_ASSERT (fabs (rm[c] - want_m[c]) < 1e-5 * (1 + fabs (want_m[c])));
+      CU_ASSERT (fabs (rv[c] - want_v[c]) < 1e-5 * (1 + want_v[c]));
+    }
+  gs_nn_free (nn);
+}
+
 static void
 test_multi_io (void)
 {
@@ -1481,6 +1533,7 @@ gs_test_register_nn (void)
   CU_add_test (s, "inference on caller memory", test_infer);
   CU_add_test (s, "whole-network gradient check", test_gradient_check);
   CU_add_test (s, "misuse", test_misuse);
+  CU_add_test (s, "batchnorm cumulative re-estimation", test_bn_cumulative);
   CU_add_test (s, "several inputs and outputs", test_multi_io);
   CU_add_test (s, "input layers and weighted add: errors", test_multi_errors);
 }

@@ -1074,7 +1074,7 @@ void
 gs_nn_set_mode (gs_nn *nn, int mode)
 {
   if (nn)
-    nn->mode = mode & GS_NN_TRAIN;
+    nn->mode = mode & (GS_NN_TRAIN | GS_NN_BN_CUMULATIVE);
 }
 
 int
@@ -1145,6 +1145,17 @@ gs_nn_grads (gs_nn *nn, size_t *n)
   if (n)
     *n = nn->n_params;
   return nn->grads;
+}
+
+void
+gs_nn_bn_reset_running (gs_nn *nn)
+{
+  size_t i;
+  if (!nn)
+    return;
+  memset (nn->running, 0, nn->n_running * sizeof (float));
+  for (i = 0; i < nn->n_layers; i++)
+    nn->layers[i].bn_updates = 0;
 }
 
 void

@@ -114,6 +114,8 @@ typedef struct gs_nn_layer
   size_t n_w, n_b;
   float *running_mean, *running_var; /* batchnorm, n = channels */
   size_t n_running;
+  long bn_updates; /* batchnorm: updates since the last reset
+                      (GS_NN_BN_CUMULATIVE) */
   /* scratch for this batch (graph-owned) */
   void *scratch;
 } gs_nn_layer;

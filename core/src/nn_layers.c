@@ -1919,9 +1919,10 @@ nn_bn_forward (nn_job *j)
   if (mode & GS_NN_BN_BATCH)
     *flags |= NN_F_BATCH;
   if ((mode & GS_NN_BN_UPDATE) && L->running_mean && L->running_var)
-    for (c = 0; c < C; c++)
+    for (c = 0, L->bn_updates++; c < C; c++)
       {
-        double m = L->momentum;
+        double m = (mode & GS_NN_BN_CUMULATIVE) ? 1.0 / (double)L->bn_updates
+                                                : L->momentum;
         L->running_mean[c]
             = (float)((1 - m) * L->running_mean[c] + m * st.bmean[c]);
         L->running_var[c] = (float)((1 - m) * L->running_var[c]

@@ -77,6 +77,7 @@ typedef struct cnn_params_t
   int lr_step;
   int patience;
   int restore_best;
+  int bn_recompute;
   int loss;
   int threads;
   int max_train;
@@ -157,6 +158,12 @@ static const gs_param_spec cnn_params[] = {
   { "restore_best", GS_PARAM_BOOL, P_OFF (restore_best), 0, 0, 0, NULL,
     "keep the weights of the best validation epoch (the spec keeps the "
     "last)" },
+  { "bn_recompute", GS_PARAM_INT, P_OFF (bn_recompute), 100, 0, 1000000,
+    NULL,
+    "after every epoch, re-estimate the batchnorm running statistics as "
+    "the plain average over this many training batches (fixed order) "
+    "with the epoch's final weights (0: keep the momentum averages, as "
+    "PyTorch; those lag the weights at high learning rates)" },
   { "loss", GS_PARAM_ENUM, P_OFF (loss), 0, 0, 0, "asymmetric|bce",
     "multi-label loss: the authors' AsymmetricLoss (gammas 0, clip 0 = "
     "BCE on probabilities clamped at 1e-8) or BCE with logits" },
@@ -484,6 +491,39 @@ eval_loss (cnn_state_t *s, size_t net, const set_t *d, float *xb, float *tb,
   return GS_OK;
 }
 
+/* The batchnorm running statistics as the plain average of the batch
+ * statistics over the first bn_recompute full batches of the training
+ * set (or the whole set as one batch when it is smaller than a batch),
+ * for the current weights. */
+static int
+recompute_bn (cnn_state_t *s, gs_nn *nn, const set_t *tr, float *xb, int bs)
+{
+  size_t nbat = tr->n / (size_t)bs, k;
+  int rc, b = bs;
+  if (s->p.bn_recompute <= 0 || tr->n == 0)
+    return GS_OK;
+  if (nbat > (size_t)s->p.bn_recompute)
+    nbat = (size_t)s->p.bn_recompute;
+  if (nbat == 0)
+    {
+      nbat = 1;
+      b = (int)tr->n;
+    }
+  if (b < 2)
+    return GS_OK;
+  gs_nn_bn_reset_running (nn);
+  gs_nn_set_mode (nn, GS_NN_BN_BATCH | GS_NN_BN_UPDATE | GS_NN_BN_CUMULATIVE);
+  for (k = 0; k < nbat; k++)
+    {
+      memcpy (xb, tr->x + k * (size_t)b * s->L,
+              (size_t)b * s->L * sizeof (float));
+      if ((rc = gs_nn_forward (nn, xb, b, NULL)) != GS_OK)
+        return rc;
+    }
+  gs_nn_set_mode (nn, GS_NN_EVAL);
+  return GS_OK;
+}
+
 /* The weights and the batchnorm running statistics (which belong with
  * them: restoring weights without them would normalise with another
  * epoch's statistics).  dir 0: network -> buf; 1: buf -> network.
@@ -608,6 +648,8 @@ train_net (cnn_state_t *s, size_t net, const set_t *tr, const set_t *va)
             goto done;
           gs_host->progress (s->id, "train", i0 + (size_t)b, tr->n);
         }
+      if ((rc = recompute_bn (s, nn, tr, xb, bs)) != GS_OK)
+        goto done;
       if (va && va->n > 0)
         {
           rc = eval_loss (s, net, va, xb, tb, zb, bs, &vloss);

@@ -77,7 +77,11 @@ enum
   GS_NN_BN_BATCH = 2,  /* batchnorm uses the batch's statistics */
   GS_NN_BN_UPDATE = 4, /* ... and updates its running statistics */
   GS_NN_TRAIN = 7,     /* training: all of the above */
-  GS_NN_EVAL = 0       /* inference: running statistics, no dropout */
+  GS_NN_EVAL = 0,      /* inference: running statistics, no dropout */
+  /* with GS_NN_BN_UPDATE: the running statistics become the plain
+   * average over the batches since gs_nn_bn_reset_running (momentum
+   * 1/k), for re-estimating them with fixed weights */
+  GS_NN_BN_CUMULATIVE = 8
 };
 
 typedef struct gs_nn_opts
@@ -125,6 +129,13 @@ double gs_nn_macs (const gs_nn *nn);
 float *gs_nn_params (gs_nn *nn, size_t *n);
 float *gs_nn_grads (gs_nn *nn, size_t *n);
 void gs_nn_zero_grad (gs_nn *nn);
+/* Zeroes every batchnorm's running statistics and update count, to
+ * re-estimate them for the current weights: forward equal-sized batches
+ * in GS_NN_BN_BATCH | GS_NN_BN_UPDATE | GS_NN_BN_CUMULATIVE mode.  (With
+ * momentum updates during training the running mean lags the moving
+ * weights; evaluation-mode outputs then differ from batch-statistics
+ * ones, most where a channel's mean is large against its spread.) */
+void gs_nn_bn_reset_running (gs_nn *nn);
 
 /* One layer's arrays, for importing weights: weight (conv: out x in x k;
  * convtranspose: in x out x k; linear: out x in; batchnorm: gamma),
