@@ -89,6 +89,19 @@ check_method (const gs_method_type *t, const gs_library *lib,
       CU_ASSERT_EQUAL (gs_params_set (t, params, "epochs", "2", "conformance"),
                        GS_OK);
   rc = gs_method_alloc (t, params, &setup, &m);
+  /* A method bound to a fixed model (the IAE methods: 1024 channels,
+   * GammaBench nuclide names) may refuse the toy library, with a status
+   * that says so and a message; its own suite checks it on real data. */
+  if ((rc == GS_EUNSUPPORTED || rc == GS_ENOENT) && gs_last_error ()[0])
+    {
+      printf (" refuses the toy library (%s): %s", gs_strerror (rc),
+              gs_last_error ());
+      CU_ASSERT_PTR_NULL (m);
+      gs_params_free (params);
+      free (y);
+      free (bad);
+      return;
+    }
   CU_ASSERT_EQUAL_FATAL (rc, GS_OK);
   rc = gs_method_alloc (t, params, &setup, &m2);
   CU_ASSERT_EQUAL_FATAL (rc, GS_OK);
