@@ -525,6 +525,17 @@ test_moseva_example (void)
   gs_semsun_opts o;
   double lam_ref[2], loss_ref[8], nb_a[K_], nb_std[K_], nb_lam[2], t0, dt;
   size_t n_loss, j;
+#ifdef __SANITIZE_ADDRESS__
+  /* 62 BCD fits take two minutes under AddressSanitizer; the sanitizer
+   * build runs MoSeVa through the plugin test (suite variability, two
+   * outer iterations) and checks these numbers in the Release suite. */
+  printf ("\n    SKIP under AddressSanitizer: the full selection runs in "
+          "the Release build");
+  (void)test, (void)iden_pos, (void)r, (void)o, (void)lam_ref, (void)loss_ref;
+  (void)nb_a, (void)nb_std, (void)nb_lam, (void)t0, (void)dt, (void)n_loss;
+  (void)j;
+  return;
+#endif
   if (!fixture_get (test))
     return;
   CU_ASSERT_EQUAL_FATAL (gs_test_json_array (fx.text, "\"this_machine\"",
