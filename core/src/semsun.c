@@ -337,6 +337,25 @@ check_opts (const gs_semsun_opts *o, const char *fn)
   return GS_OK;
 }
 
+/* The checks every fit entry point starts with: workspace sizes,
+ * options, spectrum, start signatures and start counts. */
+static int
+check_inputs (const gs_semsun_ws *w, const gs_semsun_opts *o, const char *fn,
+              const double *y, size_t n_channels, const double *X,
+              const double *a, size_t K)
+{
+  int rc = check_sizes (w, fn, n_channels, K);
+  if (rc == GS_OK)
+    rc = check_opts (o, fn);
+  if (rc == GS_OK)
+    rc = check_y (fn, y, n_channels);
+  if (rc == GS_OK)
+    rc = check_X (fn, X, n_channels, K);
+  if (rc == GS_OK)
+    rc = check_a (fn, a, K);
+  return rc;
+}
+
 /* ---- Decoding ------------------------------------------------------------ */
 
 /* The channel from which nuclide k is zeroed. */
@@ -846,15 +865,7 @@ gs_semsun_bcd (gs_semsun_ws *w, const double *y, size_t n_channels,
                const gs_semsun_opts *o, gs_semsun_fit *fit, double *X)
 {
   static const char fn[] = "gs_semsun_bcd";
-  int rc = check_sizes (w, fn, n_channels, K);
-  if (rc == GS_OK)
-    rc = check_opts (o, fn);
-  if (rc == GS_OK)
-    rc = check_y (fn, y, n_channels);
-  if (rc == GS_OK)
-    rc = check_X (fn, X0, n_channels, K);
-  if (rc == GS_OK)
-    rc = check_a (fn, a0, K);
+  int rc = check_inputs (w, o, fn, y, n_channels, X0, a0, K);
   if (rc == GS_OK)
     rc = check_support (fn, support, n_support, K);
   if (rc != GS_OK)
@@ -1033,18 +1044,10 @@ gs_moseva (gs_semsun_ws *w, const double *y, size_t n_channels,
   size_t k, L;
   size_t zero = 0;
   gs_nnpu_info info;
-  int rc = check_sizes (w, fn, n_channels, K), removed = 0;
+  int rc = check_inputs (w, o, fn, y, n_channels, X0, a0, K), removed = 0;
   double lo, hi;
   if (rc == GS_OK)
-    rc = check_opts (o, fn);
-  if (rc == GS_OK)
     rc = t_bounds (w, o, fn, &lo, &hi);
-  if (rc == GS_OK)
-    rc = check_y (fn, y, n_channels);
-  if (rc == GS_OK)
-    rc = check_X (fn, X0, n_channels, K);
-  if (rc == GS_OK)
-    rc = check_a (fn, a0, K);
   if (rc != GS_OK)
     return rc;
   if (!res)
@@ -1261,15 +1264,7 @@ gs_semsun_std (gs_semsun_ws *w, const double *y, size_t n_channels,
   static const char fn[] = "gs_semsun_std";
   iae_family f;
   size_t i, k;
-  int rc = check_sizes (w, fn, n_channels, K);
-  if (rc == GS_OK)
-    rc = check_opts (o, fn);
-  if (rc == GS_OK)
-    rc = check_y (fn, y, n_channels);
-  if (rc == GS_OK)
-    rc = check_X (fn, X0, n_channels, K);
-  if (rc == GS_OK)
-    rc = check_a (fn, a, K);
+  int rc = check_inputs (w, o, fn, y, n_channels, X0, a, K);
   if (rc != GS_OK)
     return rc;
   if (!std)
