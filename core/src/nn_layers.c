@@ -1058,6 +1058,21 @@ nn_db_trans_dy (const nn_conv *g, const float *dy, size_t opad, float *dyt)
       }
 }
 
+/* pb[o] += sum_t dy[o Lout + t], each row summed from 0 in t order. */
+static void
+nn_bias_rows (const float *dy, int O, int Lout, float *pb)
+{
+  int o, t;
+  for (o = 0; o < O; o++)
+    {
+      const float *r = dy + (size_t)o * Lout;
+      float s = 0;
+      for (t = 0; t < Lout; t++)
+        s += r[t];
+      pb[o] += s;
+    }
+}
+
 /* pb[o] += sum_t dyt[t opad + o], each sum from 0 in t order (the same
  * additions as a row sum of dY), vectorised across o. */
 static void
@@ -1203,7 +1218,7 @@ nn_conv_bwd_direct (nn_job *j, size_t ch, float *col, float *pw)
   float *xp = col, *dyt = xp + (size_t)g->C * lx;
   float *dyp = dyt + (size_t)g->Lout * opad;
   const float *wt = (const float *)(j->scr + j->lay.wt);
-  int n0, n1, n, o, t;
+  int n0, n1, n;
   int want_w = L->dw != NULL, want_b = L->bias && L->db != NULL;
   float *pb = pw ? pw + (size_t)g->C * kpad * opad : NULL;
   nn_chunk_range (j, ch, &n0, &n1);
@@ -1226,14 +1241,7 @@ nn_conv_bwd_direct (nn_job *j, size_t ch, float *col, float *pw)
             nn_db_bias (dyt, opad, g->Lout, g->O, pb);
         }
       else if (want_b)
-        for (o = 0; o < g->O; o++)
-          {
-            const float *r = dy + (size_t)o * g->Lout;
-            float s = 0;
-            for (t = 0; t < g->Lout; t++)
-              s += r[t];
-            pb[o] += s;
-          }
+        nn_bias_rows (dy, g->O, g->Lout, pb);
     }
   return GS_OK;
 }
@@ -1293,7 +1301,7 @@ nn_conv_bwd_task (void *arg, size_t ch)
   nn_job *j = arg;
   const nn_conv *g = &j->g;
   const gs_nn_layer *L = j->L;
-  int n0, n1, n, o, t;
+  int n0, n1, n;
   size_t CK = (size_t)g->C * g->K;
   float *col = NULL, *pw = NULL, *pb = NULL;
   int want_w = L->dw != NULL, want_b = L->bias && L->db != NULL;
@@ -1345,14 +1353,7 @@ nn_conv_bwd_task (void *arg, size_t ch)
             }
         }
       if (want_b)
-        for (o = 0; o < g->O; o++)
-          {
-            const float *r = dy + (size_t)o * g->Lout;
-            float s = 0;
-            for (t = 0; t < g->Lout; t++)
-              s += r[t];
-            pb[o] += s;
-          }
+        nn_bias_rows (dy, g->O, g->Lout, pb);
     }
   return GS_OK;
 }
@@ -1401,7 +1402,7 @@ nn_convt_bwd_task (void *arg, size_t ch)
   nn_job *j = arg;
   const nn_conv *g = &j->g;
   const gs_nn_layer *L = j->L;
-  int n0, n1, n, o, t;
+  int n0, n1, n;
   size_t OK = (size_t)g->O * g->K;
   float *col = NULL, *pw = NULL, *pb = NULL;
   int want_w = L->dw != NULL, want_b = L->bias && L->db != NULL;
@@ -1435,14 +1436,7 @@ nn_convt_bwd_task (void *arg, size_t ch)
                      g->Lin, 1.0f, x, g->Lin, dcol, g->Lin, 1.0f, pw,
                      (int)OK);
       if (want_b)
-        for (o = 0; o < g->O; o++)
-          {
-            const float *r = dy + (size_t)o * g->Lout;
-            float s = 0;
-            for (t = 0; t < g->Lout; t++)
-              s += r[t];
-            pb[o] += s;
-          }
+        nn_bias_rows (dy, g->O, g->Lout, pb);
     }
   return GS_OK;
 }
