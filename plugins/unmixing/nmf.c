@@ -30,7 +30,6 @@
  * model says nothing about the joint problem.  Extras: the iterations
  * done, the final divergence D(X, y, a), and the relative Frobenius change
  * of the nuclide columns and of the background column from the library. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -79,7 +78,7 @@ static const char *const nmf_extras[] = { "iterations", "divergence",
                                           "background_change", NULL };
 
 /* Workspace layout: the Poisson kit's workspace (for the NNPU start), then
- * X (n x K), mu (n), r (n), t (K), a_prev (K), all doubles. */
+ * X (n x K) and the NMF kit's work, all doubles. */
 static size_t
 nmf_ws_head (size_t n, size_t k)
 {
@@ -90,7 +89,7 @@ nmf_ws_head (size_t n, size_t k)
 static size_t
 nmf_doubles (size_t n, size_t k)
 {
-  return n * k + 2 * n + 2 * k;
+  return n * k + gs_nmf_work_doubles (n, k);
 }
 
 static int
@@ -118,18 +117,6 @@ nmf_workspace_size (const void *vstate)
   return nmf_ws_head (n, k) + nmf_doubles (n, k) * sizeof (double);
 }
 
-/* mu = X a; r_i = y_i / mu_i, 0 where mu_i <= 0 (then y_i = 0). */
-static void
-nmf_ratio (const double *X, size_t n, size_t k, const double *a,
-           const double *y, double *mu, double *r)
-{
-  size_t i;
-  cblas_dgemv (CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0, X, (int)k, a,
-               1, 0.0, mu, 1);
-  for (i = 0; i < n; i++)
-    r[i] = (mu[i] > 0 && y[i] > 0) ? y[i] / mu[i] : 0.0;
-}
-
 /* Relative Frobenius distance of column range [j0, j1) of X from L. */
 static double
 nmf_col_change (const double *X, const double *L, size_t n, size_t k, size_t j0,
@@ -155,12 +142,12 @@ nmf_analyze (const void *vstate, void *vwork, const double *y,
 {
   const nmf_state_t *state = (const nmf_state_t *)vstate;
   const gs_library_view *lib = state->lib;
-  size_t n = n_channels, k = lib->n_components, i, j;
-  size_t j0 = state->p.update_background ? 0 : 1;
-  double *X, *mu, *r, *t, *ap, *a = res->counts;
+  size_t n = n_channels, k = lib->n_components;
+  double *X, *a = res->counts;
   gs_poisson_ws *ws;
   gs_nnpu_opts o;
   gs_nnpu_info info;
+  gs_nmf_opts no;
   int rc, it = 0;
 
   if (n != lib->n_channels)
@@ -172,10 +159,6 @@ nmf_analyze (const void *vstate, void *vwork, const double *y,
     return gs_host->error (GS_EINVAL, "no workspace or no spectrum");
   ws = gs_poisson_ws_place (vwork, n, k);
   X = (double *)(void *)((unsigned char *)vwork + nmf_ws_head (n, k));
-  mu = X + n * k;
-  r = mu + n;
-  t = r + n;
-  ap = t + k;
 
   /* Start: a0 = NNPU on the library (as unmixing.nnpu's default). */
   gs_nnpu_opts_init (&o);
@@ -185,61 +168,13 @@ nmf_analyze (const void *vstate, void *vwork, const double *y,
     return rc;
   memcpy (X, lib->signatures, n * k * sizeof (double));
 
-  while (it < state->p.max_iter)
-    {
-      double xdiff = 0, xnorm = 0, adiff = 0, anorm = 0, err;
-      memcpy (ap, a, k * sizeof (double));
-      /* X-update with a fixed: X_ij *= r_i on the updated columns, then
-       * renormalise each to sum 1 (its sum is t_j = (X^T r)_j) and move
-       * the scale into a_j; the same pass forms mu = X a for the
-       * a-update. */
-      nmf_ratio (X, n, k, a, y, mu, r);
-      cblas_dgemv (CblasRowMajor, CblasTrans, (int)n, (int)k, 1.0, X, (int)k, r,
-                   1, 0.0, t, 1);
-      for (j = j0; j < k; j++)
-        if (a[j] > 0)
-          a[j] = t[j] > 0 ? a[j] * t[j] : 0; /* 0: support only on
-                                                 empty channels */
-      for (i = 0; i < n; i++)
-        {
-          double m = 0;
-          for (j = 0; j < k; j++)
-            {
-              double old = X[i * k + j];
-              xnorm += old * old;
-              if (j >= j0 && a[j] > 0)
-                {
-                  double v = old * r[i] / t[j];
-                  xdiff += (v - old) * (v - old);
-                  X[i * k + j] = v;
-                }
-              m += X[i * k + j] * a[j];
-            }
-          r[i] = (m > 0 && y[i] > 0) ? y[i] / m : 0.0;
-        }
-      /* a-update with X fixed (spec 3.2): a *= X^T (y / X a). */
-      cblas_dgemv (CblasRowMajor, CblasTrans, (int)n, (int)k, 1.0, X, (int)k, r,
-                   1, 0.0, t, 1);
-      for (j = 0; j < k; j++)
-        {
-          a[j] *= t[j];
-          adiff += (a[j] - ap[j]) * (a[j] - ap[j]);
-          anorm += ap[j] * ap[j];
-        }
-      it++;
-      err = sqrt (xdiff / (xnorm > 0 ? xnorm : 1));
-      if (anorm > 0)
-        err = fmax (err, sqrt (adiff / anorm));
-      else if (adiff > 0)
-        err = INFINITY;
-      if (!isfinite (err))
-        return gs_host->error (GS_EBADDATA,
-                               "the joint iteration diverged at iteration "
-                               "%d",
-                               it);
-      if (err <= state->p.tol)
-        break;
-    }
+  gs_nmf_opts_init (&no);
+  no.max_iter = state->p.max_iter;
+  no.tol = state->p.tol;
+  no.update_background = state->p.update_background;
+  rc = gs_nmf_poisson (y, n, X, k, a, &no, X + n * k, &it);
+  if (rc != GS_OK)
+    return rc;
 
   res->extras[NMF_X_ITERATIONS] = (double)it;
   res->extras[NMF_X_DIVERGENCE]

@@ -124,6 +124,34 @@ int gs_poisson_fisher_std (gs_poisson_ws *w, const double *X, size_t ldx,
                            size_t n_channels, const size_t *cols,
                            size_t n_cols, const double *a, double *std);
 
+/* Joint non-negative matrix factorisation of one spectrum (the NMF
+ * baseline of the SEMSUN paper): counts a (k) and signatures X
+ * (n_channels x k row-major, column 0 the background) by Lee & Seung's
+ * multiplicative updates for the divergence above, from the caller's X
+ * and a (in: the start, e.g. the library and its gs_nnpu counts; out: the
+ * result).  One joint iteration: the X-update with a fixed, X_ij <- X_ij
+ * y_i / (X a)_i, on every column j >= 1 with a_j > 0 (and column 0 when
+ * update_background), each updated column renormalised to sum 1 with its
+ * count rescaled (X a unchanged); then the a-update a <- a X^T (y / X a).
+ * Both half-steps never increase D, and ending on the a-update keeps
+ * sum a = sum y.  Stops when max (||a_new - a|| / ||a||, ||X_new - X||_F /
+ * ||X||_F) <= tol or after max_iter iterations (0: returns at once).
+ * work: gs_nmf_work_doubles (n_channels, k) doubles.  GS_EINVAL for
+ * options or sizes, GS_EBADDATA when the iteration diverges.  *iters
+ * (may be NULL) receives the iterations made. */
+typedef struct gs_nmf_opts
+{
+  int max_iter;          /* default 1000 */
+  double tol;            /* default 1e-6 */
+  int update_background; /* default 0: column 0 stays as given */
+} gs_nmf_opts;
+
+void gs_nmf_opts_init (gs_nmf_opts *o);
+size_t gs_nmf_work_doubles (size_t n_channels, size_t k);
+int gs_nmf_poisson (const double *y, size_t n_channels, double *X, size_t k,
+                    double *a, const gs_nmf_opts *o, double *work,
+                    int *iters);
+
 #ifdef __cplusplus
 }
 #endif
