@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against the reference implementations, single thread.
-#   bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift|nn]
+#   bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift|nn|moseva]
 # Prints ms/spectrum for gspec and for the reference algorithm (a Python
 # transcription of the authors' code, run with Debian's python3-numpy /
 # python3-scipy when present) on identical spectra, and the ratio; for
@@ -17,6 +17,10 @@
 #               latency and best-batch inference throughput on 1 thread,
 #               training throughput on 2 threads; N = seconds per
 #               measurement (default 3)
+#   moseva      MoSeVa (variability kit, gs_moseva) on the notebook's
+#               example, N runs (default 3), against the authors' 47 s
+#               for the same call (gammabench-spec.md 3.5; needs the
+#               GammaBench data and the IAE export)
 # N empty or "-" keeps each part's default.  The GammaBench library is
 # used when ${GSPEC_DATA:-../shared/data}/gammabench exists, the embedded
 # one otherwise.
@@ -26,8 +30,8 @@ build=${1:-build}
 narg=${2:--}
 what=${3:-all}
 case $what in
-  all|nnpu|pomp|pomp-shift|nn) ;;
-  *) echo "usage: bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift|nn]" >&2
+  all|nnpu|pomp|pomp-shift|nn|moseva) ;;
+  *) echo "usage: bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift|nn|moseva]" >&2
      exit 2 ;;
 esac
 size() { if [ "$narg" = - ]; then echo "$1"; else echo "$narg"; fi; }
@@ -36,6 +40,7 @@ targets=()
 want nnpu && targets+=(gspec_bench_nnpu)
 { want pomp || want pomp-shift; } && targets+=(gspec_bench_pomp)
 want nn && targets+=(gspec_bench_nn)
+want moseva && targets+=(gspec_bench_moseva)
 cmake --build "$build" --target "${targets[@]}" -j2 >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -169,4 +174,14 @@ if want nn; then
       echo "python3-torch not installed: PyTorch reference skipped"
     fi
   done
+fi
+
+if want moseva; then
+  n=$(size 3)
+  if [ -f "$data/reference/iae/iae_weights.json" ]; then
+    echo "== MoSeVa, the notebook's example (spec 3.5), $n runs, 1 thread"
+    "$build/bench/gspec_bench_moseva" "$(dirname "$data")" "$n"
+  else
+    echo "MoSeVa: no GammaBench data / IAE export under $data: skipped"
+  fi
 fi

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "gspec/status.h"
+#include "iae_internal.h"
 #include "lapack.h"
 #include "util.h"
 #include "yamltree.h"
@@ -36,9 +37,10 @@ struct gs_iae
   size_t lev_off[GS_IAE_MAX_LAYERS + 1]; /* lev_off[N] = code size */
   char *enc_arch, *dec_arch;
   gs_nn *enc, *dec;
-  float *anchors; /* d x L x C */
-  float *codes;   /* d x code size */
-  double *ig;     /* N x d x d */
+  float *anchors;        /* d x L x C */
+  float *codes;          /* d x code size */
+  double *ig;            /* N x d x d */
+  struct iae_fast *fast; /* direct decoder (NULL: the engine's) */
 };
 
 /* ---- Configuration ------------------------------------------------------ */
@@ -235,6 +237,612 @@ decoder_arch (const gs_iae_config *c, const int *dims)
   return b.data;
 }
 
+/* ---- Direct decoder ------------------------------------------------------ */
+
+/* The decoder's first transposed convolution and every lateral one act on
+ * barycentres B_l = sum_k lambda_k E_{l,k}, before any non-linearity:
+ * they are linear in lambda, so convT (B_l) = sum_k lambda_k convT
+ * (E_{l,k}) with the anchors' terms computed once per model (in double;
+ * the engine rounds B_l to float first, so the two agree to float
+ * rounding).  The remaining transposed convolutions run as direct loops
+ * over blocks of IAE_JB outputs (each output summed over input channels,
+ * then taps, in float, in the same order on every machine), and ELU's
+ * expm1 is evaluated in double, vectorised, and rounded to float.  The
+ * tables are rebuilt with the codes (iae_gram); a decode whose model's
+ * first or lateral weights no longer match the snapshot taken then (the
+ * weights changed without gs_iae_update_codes) uses the engine. */
+
+#define IAE_JB 64 /* outputs per block of the direct convolution */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)            \
+    && !defined(__SANITIZE_ADDRESS__)
+#define IAE_HOT                                                                \
+  __attribute__ ((                                                             \
+      target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define IAE_HOT IAE_OPT
+#endif
+/* Unoptimised (sanitizer, debug) builds still optimise the kernels: at
+ * -O0 the vector code runs ~50 times slower than the engine's sgemm. */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__)
+#define IAE_OPT __attribute__ ((optimize ("O2")))
+#else
+#define IAE_OPT
+#endif
+
+typedef struct iae_stage
+{
+  int cin, lin;     /* input of the transposed convolution */
+  int cout, k;      /* its outputs and kernel */
+  int lout;         /* lin + k - 1 */
+  int lpad;         /* lout rounded up to IAE_JB */
+  int row;          /* padded input row: k - 1 zeros, lin values, zeros up
+                       to lpad + k - 1 */
+  int lup;          /* length after the upsampling */
+  size_t layer;     /* the decoder's convT layer */
+  size_t lat_layer; /* its lateral convT (not for the last stage) */
+  float rho;        /* lateral weight */
+  double *pre;      /* stage 0: d x cout x lout, convT of the anchors' codes */
+  double *lat;      /* d x cout x lout: the lateral convT of the anchors'
+                       codes (NULL for the last stage) */
+  int *i0, *i1;     /* lup: upsampling sources */
+  float *w, *wm;    /* lup: their weights (1 - w, w) */
+} iae_stage;
+
+typedef struct iae_fast
+{
+  int n, d;
+  float alpha;
+  iae_stage st[GS_IAE_MAX_LAYERS];
+  float *snap; /* weights of the first and the lateral convT, as they
+                  were when the tables were made */
+  size_t n_snap;
+  size_t xin_floats, h_floats; /* the work buffers */
+  size_t work_floats;          /* per sample */
+} iae_fast;
+
+static void
+iae_fast_free (iae_fast *f)
+{
+  int r;
+  if (!f)
+    return;
+  for (r = 0; r < f->n; r++)
+    {
+      free (f->st[r].pre);
+      free (f->st[r].lat);
+      free (f->st[r].i0);
+      free (f->st[r].i1);
+      free (f->st[r].w);
+      free (f->st[r].wm);
+    }
+  free (f->snap);
+  free (f);
+}
+
+static int
+iae_round_up (int n, int to)
+{
+  return (n + to - 1) / to * to;
+}
+
+/* out (cout x lout, += ) = convT (x: cin x lin) in double. */
+static void
+iae_convt_double (const float *w, int cin, int cout, int k, const float *x,
+                  int lin, double *out)
+{
+  int c, o, kk, l, lout = lin + k - 1;
+  for (c = 0; c < cin; c++)
+    for (o = 0; o < cout; o++)
+      for (kk = 0; kk < k; kk++)
+        {
+          double wv = w[((size_t)c * cout + o) * k + kk];
+          double *y = out + (size_t)o * lout + kk;
+          const float *xr = x + (size_t)c * lin;
+          for (l = 0; l < lin; l++)
+            y[l] += wv * xr[l];
+        }
+}
+
+/* The layer's weights when it is a transposed convolution without bias of
+ * cin x cout x k; NULL otherwise. */
+static float *
+iae_convt_weights (const gs_iae *m, size_t layer, int cin, int cout, int k)
+{
+  float *w = NULL, *b = NULL;
+  size_t nw = 0, nb = 0;
+  const char *type = gs_nn_layer_type (m->dec, layer);
+  if (!type || strcmp (type, "convtranspose1d") != 0
+      || gs_nn_layer_arrays (m->dec, layer, &w, &nw, &b, &nb, NULL, NULL, NULL)
+             != GS_OK
+      || nw != (size_t)cin * cout * k || nb != 0)
+    return NULL;
+  return w;
+}
+
+/* Builds m->fast from the decoder's weights and the anchors' codes; a
+ * decoder this path does not describe leaves it NULL (the engine
+ * decodes). */
+static int
+iae_fast_prepare (gs_iae *m)
+{
+  const gs_iae_config *c = &m->cfg;
+  int N = c->n_layers, d = c->n_anchors, r, a, t;
+  size_t cs = m->lev_off[N], xin = 0, h = 0, lat = 0, ns = 0;
+  iae_fast *f;
+  char name[32];
+  iae_fast_free (m->fast);
+  m->fast = NULL;
+  if (!(f = calloc (1, sizeof *f)))
+    return gs_error (GS_ENOMEM, "out of memory for the IAE decoder tables");
+  f->n = N;
+  f->d = d;
+  f->alpha = (float)c->elu_alpha;
+  for (r = 0; r < N; r++)
+    {
+      iae_stage *s = &f->st[r];
+      s->cin = r == 0 ? m->lev_c[N - 1] : f->st[r - 1].cout;
+      s->lin = r == 0 ? m->lev_l[N - 1] : f->st[r - 1].lup;
+      s->cout = r + 1 < N ? c->fnum[N - 2 - r] : c->n_components;
+      s->k = c->fsize[N - 1 - r];
+      s->lout = s->lin + s->k - 1;
+      s->lpad = iae_round_up (s->lout, IAE_JB);
+      s->row = s->lpad + s->k - 1;
+      s->lup = r + 1 < N ? m->dims[N - 1 - r] : m->dims[0];
+      s->rho = r + 1 < N ? (float)c->rho[r] : 0.0f;
+      snprintf (name, sizeof name, "d%d_conv", r + 1);
+      if (gs_nn_find_layer (m->dec, name, &s->layer) != GS_OK
+          || !iae_convt_weights (m, s->layer, s->cin, s->cout, s->k))
+        goto unsupported;
+      if (r + 1 < N)
+        {
+          int l = N - 2 - r;
+          snprintf (name, sizeof name, "dl%d_conv", r + 1);
+          if (m->lev_l[l] != s->lin
+              || gs_nn_find_layer (m->dec, name, &s->lat_layer) != GS_OK
+              || !iae_convt_weights (m, s->lat_layer, m->lev_c[l], s->cout,
+                                     s->k))
+            goto unsupported;
+          ns += (size_t)m->lev_c[l] * s->cout * s->k;
+          if ((size_t)s->cout * s->lout > lat)
+            lat = (size_t)s->cout * s->lout;
+        }
+      if (r == 0)
+        ns += (size_t)s->cin * s->cout * s->k;
+      else if ((size_t)s->cin * s->row > xin)
+        xin = (size_t)s->cin * s->row;
+      if ((size_t)s->cout * s->lpad > h)
+        h = (size_t)s->cout * s->lpad;
+      if (r + 1 == N && (size_t)s->cout * s->lup > xin)
+        xin = (size_t)s->cout * s->lup;
+    }
+  f->xin_floats = xin;
+  f->h_floats = h;
+  f->work_floats = xin + h + lat + 3 * IAE_ALIGN / sizeof (float);
+  f->n_snap = ns;
+  if (!(f->snap = malloc (ns * sizeof *f->snap)))
+    goto nomem;
+  ns = 0;
+  for (r = 0; r < N; r++)
+    {
+      iae_stage *s = &f->st[r];
+      size_t n = (size_t)d * s->cout * s->lout;
+      if (r == 0)
+        {
+          const float *w
+              = iae_convt_weights (m, s->layer, s->cin, s->cout, s->k);
+          size_t nw = (size_t)s->cin * s->cout * s->k;
+          if (!(s->pre = calloc (n, sizeof *s->pre)))
+            goto nomem;
+          for (a = 0; a < d; a++)
+            iae_convt_double (w, s->cin, s->cout, s->k,
+                              m->codes + (size_t)a * cs + m->lev_off[N - 1],
+                              s->lin, s->pre + (size_t)a * s->cout * s->lout);
+          memcpy (f->snap + ns, w, nw * sizeof *w);
+          ns += nw;
+        }
+      if (r + 1 < N)
+        {
+          int l = N - 2 - r;
+          const float *w
+              = iae_convt_weights (m, s->lat_layer, m->lev_c[l], s->cout, s->k);
+          size_t nw = (size_t)m->lev_c[l] * s->cout * s->k;
+          if (!(s->lat = calloc (n, sizeof *s->lat)))
+            goto nomem;
+          for (a = 0; a < d; a++)
+            iae_convt_double (w, m->lev_c[l], s->cout, s->k,
+                              m->codes + (size_t)a * cs + m->lev_off[l], s->lin,
+                              s->lat + (size_t)a * s->cout * s->lout);
+          memcpy (f->snap + ns, w, nw * sizeof *w);
+          ns += nw;
+        }
+      if (!(s->i0 = malloc ((size_t)s->lup * sizeof *s->i0))
+          || !(s->i1 = malloc ((size_t)s->lup * sizeof *s->i1))
+          || !(s->w = malloc ((size_t)s->lup * sizeof *s->w))
+          || !(s->wm = malloc ((size_t)s->lup * sizeof *s->wm)))
+        goto nomem;
+      /* the engine's linear upsampling (align_corners) */
+      for (t = 0; t < s->lup; t++)
+        {
+          double src
+              = s->lup > 1 ? (double)t * (s->lout - 1) / (s->lup - 1) : 0.0;
+          int i = (int)src;
+          if (i > s->lout - 1)
+            i = s->lout - 1;
+          s->i0[t] = i;
+          s->i1[t] = i < s->lout - 1 ? i + 1 : i;
+          s->w[t] = (float)(src - i);
+          s->wm[t] = 1.0f - s->w[t];
+        }
+    }
+  m->fast = f;
+  return GS_OK;
+unsupported:
+  iae_fast_free (f);
+  return GS_OK;
+nomem:
+  iae_fast_free (f);
+  return gs_error (GS_ENOMEM, "out of memory for the IAE decoder tables");
+}
+
+/* 1 when the first and lateral weights are those of the tables. */
+static int
+iae_fast_valid (const gs_iae *m)
+{
+  const iae_fast *f = m->fast;
+  size_t ns = 0;
+  int r;
+  if (!f)
+    return 0;
+  for (r = 0; r < f->n; r++)
+    {
+      const iae_stage *s = &f->st[r];
+      float *w = NULL;
+      size_t nw = 0;
+      if (r == 0)
+        {
+          gs_nn_layer_arrays (m->dec, s->layer, &w, &nw, NULL, NULL, NULL, NULL,
+                              NULL);
+          if (!w || ns + nw > f->n_snap
+              || memcmp (w, f->snap + ns, nw * sizeof *w) != 0)
+            return 0;
+          ns += nw;
+        }
+      if (r + 1 < f->n)
+        {
+          gs_nn_layer_arrays (m->dec, s->lat_layer, &w, &nw, NULL, NULL, NULL,
+                              NULL, NULL);
+          if (!w || ns + nw > f->n_snap
+              || memcmp (w, f->snap + ns, nw * sizeof *w) != 0)
+            return 0;
+          ns += nw;
+        }
+    }
+  return ns == f->n_snap;
+}
+
+/* elu (x) = x for x > 0, alpha expm1 (x) otherwise; expm1 in double:
+ * x = n ln2 + r, |r| <= ln2 / 2, expm1 (x) = 2^n expm1 (r) + 2^n - 1 with
+ * expm1 (r) from its Taylor series to r^12 (relative error < 1e-15), then
+ * rounded to float (the correctly rounded expm1f but in rare ties).
+ * Below -30 the result is -alpha (expm1 rounds to -1 in float from
+ * -17.4). */
+IAE_OPT static inline double
+iae_expm1_neg (double v)
+{
+  const double magic = 0x1.8p52, ln2_hi = 6.93147180369123816490e-01,
+               ln2_lo = 1.90821492927058770002e-10;
+  double z, nf, r, p, sc;
+  uint64_t b;
+  v = v < -30.0 ? -30.0 : v;
+  z = v * 1.44269504088896338700e+00 + magic;
+  nf = z - magic;
+  r = (v - nf * ln2_hi) - nf * ln2_lo;
+  p = 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r * r + r;
+  memcpy (&b, &z, sizeof b);
+  b = (b - UINT64_C (0x4338000000000000) + 1023) << 52;
+  memcpy (&sc, &b, sizeof sc);
+  return sc * p + (sc - 1.0);
+}
+
+#if defined(__GNUC__)
+#define IAE_VL 8 /* lanes of the vectorised expm1 */
+typedef float iae_vf __attribute__ ((vector_size (4 * IAE_VL)));
+typedef int32_t iae_vsi __attribute__ ((vector_size (4 * IAE_VL)));
+typedef double iae_vd __attribute__ ((vector_size (8 * IAE_VL)));
+typedef int64_t iae_vdi __attribute__ ((vector_size (8 * IAE_VL)));
+typedef uint64_t iae_vdu __attribute__ ((vector_size (8 * IAE_VL)));
+
+/* iae_expm1_neg on IAE_VL lanes, the same operations (in place: vector
+ * arguments by value would depend on the ABI). */
+IAE_OPT static inline void
+iae_expm1_neg_v (iae_vd *io)
+{
+  const double ln2_hi = 6.93147180369123816490e-01,
+               ln2_lo = 1.90821492927058770002e-10;
+  iae_vd v = *io, z, nf, r, p, sc, lo;
+  iae_vdi m;
+  iae_vdu b;
+  int q;
+  for (q = 0; q < IAE_VL; q++)
+    {
+      lo[q] = -30.0;
+      p[q] = 1.0 / 479001600.0;
+    }
+  m = v < lo;
+  v = (iae_vd)(((iae_vdi)lo & m) | ((iae_vdi)v & ~m));
+  z = v * 1.44269504088896338700e+00 + 0x1.8p52;
+  nf = z - 0x1.8p52;
+  r = (v - nf * ln2_hi) - nf * ln2_lo;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r * r + r;
+  b = ((iae_vdu)z - UINT64_C (0x4338000000000000) + 1023) << 52;
+  sc = (iae_vd)b;
+  *io = sc * p + (sc - 1.0);
+}
+#endif
+
+IAE_HOT static void
+iae_elu (float *x, size_t n, float alpha)
+{
+  size_t i = 0;
+#if defined(__GNUC__)
+  for (; i + IAE_VL <= n; i += IAE_VL)
+    {
+      iae_vf v, e, zero;
+      iae_vsi pos;
+      iae_vd vd;
+      int q;
+      for (q = 0; q < IAE_VL; q++)
+        zero[q] = 0.0f;
+      memcpy (&v, x + i, sizeof v);
+      pos = v > zero;
+      for (q = 0; q < IAE_VL && pos[q]; q++)
+        ;
+      if (q == IAE_VL)
+        continue; /* all positive: unchanged */
+      vd = __builtin_convertvector((iae_vf)((iae_vsi)v & ~pos), iae_vd);
+      iae_expm1_neg_v (&vd);
+      e = alpha * __builtin_convertvector(vd, iae_vf);
+      v = (iae_vf)(((iae_vsi)v & pos) | ((iae_vsi)e & ~pos));
+      memcpy (x + i, &v, sizeof v);
+    }
+#endif
+  for (; i < n; i++)
+    {
+      float v = x[i];
+      double e = iae_expm1_neg (v > 0 ? 0.0 : (double)v);
+      x[i] = v > 0 ? v : alpha * (float)e;
+    }
+}
+
+/* out (n floats) = sum_k lambda_k P_k (P: d x n doubles), in double,
+ * rounded. */
+IAE_HOT static void
+iae_combine (const double *P, size_t n, const double *lam, int d, float *out)
+{
+  size_t i;
+  int k;
+  if (d == 2)
+    {
+      const double *P1 = P + n, l0 = lam[0], l1 = lam[1];
+      for (i = 0; i < n; i++)
+        out[i] = (float)(l0 * P[i] + l1 * P1[i]);
+      return;
+    }
+  for (i = 0; i < n; i++)
+    {
+      double v = 0;
+      for (k = 0; k < d; k++)
+        v += lam[k] * P[(size_t)k * n + i];
+      out[i] = (float)v;
+    }
+}
+
+/* y (cout rows of lpad) = convT (xp), xp: cin padded rows of s->row. */
+#if defined(__GNUC__)
+typedef float iae_v8f __attribute__ ((vector_size (32)));
+#endif
+
+IAE_HOT static void
+iae_convt_direct (const iae_stage *s, const float *wt, const float *xp,
+                  const unsigned char *need, float *y)
+{
+  int o, o2, c, kk, j0, K = s->k, cout = s->cout;
+  for (o = 0; o < cout; o = o2 + 1)
+    {
+      /* two needed outputs per pass (each x vector loaded once for both) */
+      if (need && !need[o])
+        {
+          o2 = o;
+          continue;
+        }
+      for (o2 = o + 1; o2 < cout && need && !need[o2]; o2++)
+        ;
+      if (o2 >= cout)
+        o2 = o;
+      for (j0 = 0; j0 < s->lpad; j0 += IAE_JB / 2)
+        {
+#if defined(__GNUC__)
+          iae_v8f a0[IAE_JB / 16], a1[IAE_JB / 16];
+          int q;
+          memset (a0, 0, sizeof a0);
+          memset (a1, 0, sizeof a1);
+          for (c = 0; c < s->cin; c++)
+            {
+              const float *xr = xp + (size_t)c * s->row + j0 + K - 1;
+              const float *w0 = wt + ((size_t)c * cout + o) * K;
+              const float *w1 = wt + ((size_t)c * cout + o2) * K;
+              for (kk = 0; kk < K; kk++)
+                {
+                  float v0 = w0[kk], v1 = w1[kk];
+                  for (q = 0; q < IAE_JB / 16; q++)
+                    {
+                      iae_v8f xv;
+                      memcpy (&xv, xr - kk + 8 * q, sizeof xv);
+                      a0[q] += v0 * xv;
+                      a1[q] += v1 * xv;
+                    }
+                }
+            }
+          memcpy (y + (size_t)o * s->lpad + j0, a0, sizeof a0);
+          if (o2 != o)
+            memcpy (y + (size_t)o2 * s->lpad + j0, a1, sizeof a1);
+#else
+          float a0[IAE_JB / 2], a1[IAE_JB / 2];
+          int q;
+          memset (a0, 0, sizeof a0);
+          memset (a1, 0, sizeof a1);
+          for (c = 0; c < s->cin; c++)
+            {
+              const float *xr = xp + (size_t)c * s->row + j0 + K - 1;
+              const float *w0 = wt + ((size_t)c * cout + o) * K;
+              const float *w1 = wt + ((size_t)c * cout + o2) * K;
+              for (kk = 0; kk < K; kk++)
+                for (q = 0; q < IAE_JB / 2; q++)
+                  {
+                    a0[q] += w0[kk] * xr[q - kk];
+                    a1[q] += w1[kk] * xr[q - kk];
+                  }
+            }
+          memcpy (y + (size_t)o * s->lpad + j0, a0, sizeof a0);
+          if (o2 != o)
+            memcpy (y + (size_t)o2 * s->lpad + j0, a1, sizeof a1);
+#endif
+        }
+    }
+}
+
+/* Rows (rows x ldh, first s->lout used) upsampled to s->lup into dst
+ * rows of ldd at offset pad, zeros before (pad) and after up to ldd. */
+IAE_HOT static void
+iae_upsample_rows (const iae_stage *s, int rows, const float *h, int ldh,
+                   float *dst, int ldd, int pad)
+{
+  const int *restrict i0 = s->i0, *restrict i1 = s->i1;
+  const float *restrict w = s->w, *restrict wm = s->wm;
+  int o, t, n = s->lup;
+  for (o = 0; o < rows; o++)
+    {
+      const float *restrict hr = h + (size_t)o * ldh;
+      float *restrict dr = dst + (size_t)o * ldd;
+      for (t = 0; t < pad; t++)
+        dr[t] = 0.0f;
+      dr += pad;
+      for (t = 0; t < n; t++)
+        dr[t] = wm[t] * hr[i0[t]] + w[t] * hr[i1[t]];
+      for (t = n; t < ldd - pad; t++)
+        dr[t] = 0.0f;
+    }
+}
+
+static float *
+iae_align_floats (float *p)
+{
+  uintptr_t u = (uintptr_t)p;
+  return (float *)(void *)((u + IAE_ALIGN - 1) / IAE_ALIGN * IAE_ALIGN);
+}
+
+/* h += rho l (n values), as the engine's weighted add. */
+IAE_HOT static void
+iae_add_scaled (float *restrict h, const float *restrict l, size_t n, float rho)
+{
+  size_t i;
+  for (i = 0; i < n; i++)
+    h[i] = h[i] + rho * l[i];
+}
+
+/* One sample: x (L x C) = decode (lambda), the mask when nneg_output,
+ * times amp (C values) when not NULL.  need (NULL: all): the components
+ * to compute; the others are 0.  work: f->work_floats floats. */
+static void
+iae_fast_decode (const gs_iae *m, const double *lam, float *work, float *x,
+                 const double *amp, const unsigned char *need)
+{
+  const iae_fast *f = m->fast;
+  int N = f->n, r, o;
+  float *xin, *h, *lat;
+  xin = iae_align_floats (work);
+  h = iae_align_floats (xin + f->xin_floats);
+  lat = iae_align_floats (h + f->h_floats);
+  for (r = 0; r < N; r++)
+    {
+      const iae_stage *s = &f->st[r];
+      size_t nl = (size_t)s->cout * s->lout;
+      float *w = NULL;
+      if (r == 0)
+        {
+          iae_combine (s->pre, nl, lam, f->d, lat);
+          for (o = 0; o < s->cout; o++)
+            memcpy (h + (size_t)o * s->lpad, lat + (size_t)o * s->lout,
+                    (size_t)s->lout * sizeof *h);
+        }
+      else
+        {
+          gs_nn_layer_arrays (m->dec, s->layer, &w, NULL, NULL, NULL, NULL,
+                              NULL, NULL);
+          iae_convt_direct (s, w, xin, r + 1 < N ? NULL : need, h);
+        }
+      for (o = 0; o < s->cout; o++)
+        if (r + 1 < N || !need || need[o])
+          iae_elu (h + (size_t)o * s->lpad, (size_t)s->lout, f->alpha);
+      if (r + 1 < N)
+        {
+          const iae_stage *nx = &f->st[r + 1];
+          iae_combine (s->lat, nl, lam, f->d, lat);
+          iae_elu (lat, nl, f->alpha);
+          for (o = 0; o < s->cout; o++)
+            iae_add_scaled (h + (size_t)o * s->lpad, lat + (size_t)o * s->lout,
+                            (size_t)s->lout, s->rho);
+          iae_upsample_rows (s, s->cout, h, s->lpad, xin, nx->row, nx->k - 1);
+        }
+      else
+        {
+          /* the output: upsample (C x L), then mask, scale and transpose
+           * to L x C */
+          size_t C = (size_t)s->cout, L = (size_t)s->lup, j;
+          int nneg = m->cfg.nneg_output;
+          for (o = 0; o < s->cout; o++)
+            {
+              float *xr = xin + (size_t)o * L;
+              if (!need || need[o])
+                iae_upsample_rows (s, 1, h + (size_t)o * s->lpad, s->lpad, xr,
+                                   s->lup, 0);
+              else
+                memset (xr, 0, L * sizeof *xr);
+            }
+          for (j = 0; j < L; j++)
+            for (o = 0; o < s->cout; o++)
+              {
+                float v = xin[(size_t)o * L + j];
+                if (nneg && !(v > 0))
+                  v = 0.0f;
+                x[j * C + (size_t)o] = amp ? v * (float)amp[o] : v;
+              }
+        }
+    }
+}
+
 /* ---- Model skeleton ------------------------------------------------------ */
 
 void
@@ -249,6 +857,7 @@ gs_iae_free (gs_iae *m)
   free (m->anchors);
   free (m->codes);
   free (m->ig);
+  iae_fast_free (m->fast);
   free (m);
 }
 
@@ -359,11 +968,12 @@ iae_gram (gs_iae *m)
       if (info != 0)
         {
           gsl_eigen_symm_free (w);
-          return gs_error (GS_ESING,
-                           "IAE: the Gram matrix of the anchors' codes at "
-                           "level %d is not positive definite (Cholesky info %d); the "
-                           "anchors must differ, or raise reg_inv",
-                           l, info);
+          return gs_error (
+              GS_ESING,
+              "IAE: the Gram matrix of the anchors' codes at "
+              "level %d is not positive definite (Cholesky info %d); the "
+              "anchors must differ, or raise reg_inv",
+              l, info);
         }
       /* Column-major lower = row-major upper: mirror it. */
       for (i = 0; i < d; i++)
@@ -372,7 +982,7 @@ iae_gram (gs_iae *m)
               = i <= j ? A[i * d + j] : A[j * d + i];
     }
   gsl_eigen_symm_free (w);
-  return GS_OK;
+  return iae_fast_prepare (m);
 }
 
 static int
@@ -494,7 +1104,7 @@ gs_iae_decoder (gs_iae *m)
 
 typedef struct iae_lay
 {
-  size_t xt, codes, amp, nnw, nnw_bytes, total;
+  size_t xt, codes, amp, nnw, nnw_bytes, fast, total;
 } iae_lay;
 
 static size_t
@@ -531,7 +1141,10 @@ iae_layout (const gs_iae *m, int batch, int full, iae_lay *s)
   s->nnw_bytes = nb;
   if (nb > SIZE_MAX / 4 || s->nnw > SIZE_MAX / 4)
     return;
-  s->total = s->nnw + nb + IAE_ALIGN;
+  s->fast = s->nnw + iae_up (nb);
+  s->total = s->fast + IAE_ALIGN;
+  if (m->fast)
+    s->total += iae_up (m->fast->work_floats * sizeof (float));
 }
 
 size_t
@@ -552,7 +1165,7 @@ gs_iae_work_bytes (const gs_iae *m, int batch)
 
 typedef struct iae_bufs
 {
-  float *xt, *codes;
+  float *xt, *codes, *fast;
   double *amp;
   void *nnw;
   size_t nnw_bytes;
@@ -582,6 +1195,7 @@ iae_bufs_get (const gs_iae *m, void *work, size_t work_bytes, int batch,
   b->amp = (double *)(void *)(base + s.amp);
   b->nnw = base + s.nnw;
   b->nnw_bytes = s.nnw_bytes;
+  b->fast = (float *)(void *)(base + s.fast);
   return GS_OK;
 }
 
@@ -598,6 +1212,14 @@ iae_decode_run (const gs_iae *m, const iae_bufs *b, const double *lambda,
   int N = m->cfg.n_layers, d = m->cfg.n_anchors, l, s, k, rc;
   size_t cs = m->lev_off[N], C = (size_t)m->cfg.n_components;
   size_t L = (size_t)m->cfg.length, i, j, c;
+  if (iae_fast_valid (m))
+    {
+      for (s = 0; s < batch; s++)
+        iae_fast_decode (m, lambda + (size_t)s * d, b->fast,
+                         x + (size_t)s * L * C,
+                         amp ? amp + (size_t)s * C : NULL, NULL);
+      return GS_OK;
+    }
   for (l = 0; l < N; l++)
     {
       size_t off = m->lev_off[l], n = m->lev_off[l + 1] - off;
@@ -671,6 +1293,25 @@ gs_iae_decode (const gs_iae *m, void *work, size_t work_bytes,
   if ((rc = check_lambda (m, lambda, batch, "gs_iae_decode")) != GS_OK)
     return rc;
   return iae_decode_run (m, &b, lambda, batch, x, NULL);
+}
+
+int
+gs__iae_decode_some (const gs_iae *m, void *work, size_t work_bytes,
+                     const double *lambda, const unsigned char *need, float *x)
+{
+  iae_bufs b;
+  int rc;
+  if ((rc = iae_bufs_get (m, work, work_bytes, 1, 0, "gs_iae_decode", &b))
+      != GS_OK)
+    return rc;
+  if (!x)
+    return gs_error (GS_EINVAL, "gs_iae_decode: NULL output");
+  if ((rc = check_lambda (m, lambda, 1, "gs_iae_decode")) != GS_OK)
+    return rc;
+  if (!iae_fast_valid (m))
+    return iae_decode_run (m, &b, lambda, 1, x, NULL);
+  iae_fast_decode (m, lambda, b.fast, x, NULL, need);
+  return GS_OK;
 }
 
 /* ---- Encode and interpolate ------------------------------------------- */

@@ -13,10 +13,14 @@
 
 #include "gspec/poisson.h"
 #include "gspec/status.h"
+#include "iae_internal.h"
 #include "lapack.h"
 
 #define KMAX GS_SEMSUN_MAX_COLS
 #define GRID_MAX 1001
+/* Decodes of grid points kept per call (the grid's t values repeat in
+ * every BSP of a BCD or MoSeVa call with the same bounds). */
+#define GRID_CACHE 16
 /* The cost reported to Brent after an error (finite: GSL rejects
  * infinities); the error stops the search. */
 #define BSP_FAIL 1e300
@@ -28,7 +32,10 @@ struct gs_semsun_ws
   void *iae_work;
   size_t iae_bytes;
   gs_poisson_ws *pw;
-  float *xf;            /* L x C: decoder output */
+  float *xf, *xf2;      /* L x C each: decoder outputs */
+  float *grid;          /* GRID_CACHE x L x C: decodes of grid points */
+  double grid_t[GRID_CACHE]; /* their t */
+  int n_cached;         /* valid entries (reset by every public call) */
   double *X[5];         /* L x K each: BCD's two iterates, MoSeVa's
                            candidate, best candidate and accepted fits */
   double *v0, *v1;      /* L each */
@@ -89,7 +96,7 @@ gs_semsun_ws_bytes (const gs_iae *m, size_t n_channels)
     return 0;
   return 64 + round64 (sizeof (gs_semsun_ws)) + round64 (ib)
          + round64 (gs_poisson_ws_bytes (L, K))
-         + round64 (L * C * sizeof (float))
+         + (2 + GRID_CACHE) * round64 (L * C * sizeof (float))
          + 5 * round64 (L * K * sizeof (double))
          + 2 * round64 (L * sizeof (double))
          + round64 (gs_semsun_std_work (L, C) * sizeof (double));
@@ -149,6 +156,10 @@ gs_semsun_ws_place (void *mem, size_t bytes, const gs_iae *m,
   p += round64 (gs_poisson_ws_bytes (L, K));
   w->xf = (float *)p;
   p += round64 (L * C * sizeof (float));
+  w->xf2 = (float *)p;
+  p += round64 (L * C * sizeof (float));
+  w->grid = (float *)p;
+  p += GRID_CACHE * round64 (L * C * sizeof (float));
   for (j = 0; j < 5; j++)
     {
       w->X[j] = (double *)p;
@@ -368,28 +379,35 @@ cut_of (const gs_semsun_ws *w, const gs_semsun_opts *o, size_t k)
   return w->L;
 }
 
-/* X[:, 1..K) (row-major, ldx K) = decode (t, 1 - t), cut and normalised;
- * a column summing to 0 becomes 0 (GS_EBADDATA when it is in `need`). */
+/* The decode of (t, 1 - t) in w->grid when it is there, else NULL. */
+static const float *
+cached_decode (const gs_semsun_ws *w, double t)
+{
+  size_t stride = round64 (w->L * w->C * sizeof (float)) / sizeof (float);
+  int i;
+  for (i = 0; i < w->n_cached; i++)
+    if (w->grid_t[i] == t)
+      return w->grid + (size_t)i * stride;
+  return NULL;
+}
+
+/* X[:, 1..K) (row-major, ldx K) = xf (the decode at t), cut and
+ * normalised; a column summing to 0 becomes 0 (GS_EBADDATA when it is in
+ * `need`). */
 static int
-decode_columns (gs_semsun_ws *w, const gs_semsun_opts *o, double t,
-                double *X, size_t ldx, size_t off, const double *need,
-                const char *fn)
+normalise_columns (gs_semsun_ws *w, const gs_semsun_opts *o, double t,
+                   const float *xf, double *X, size_t ldx, size_t off,
+                   const double *need, const char *fn)
 {
   size_t L = w->L, C = w->C, i, k;
-  double lam[2], s[KMAX];
-  int rc;
-  lam[0] = t;
-  lam[1] = 1 - t;
-  rc = gs_iae_decode (w->m, w->iae_work, w->iae_bytes, lam, 1, w->xf);
-  if (rc != GS_OK)
-    return rc;
+  double s[KMAX];
   for (k = 0; k < C; k++)
     s[k] = 0;
   for (k = 0; k < C; k++)
     {
       size_t cut = cut_of (w, o, k);
       for (i = 0; i < cut; i++)
-        s[k] += w->xf[i * C + k];
+        s[k] += xf[i * C + k];
     }
   for (k = 0; k < C; k++)
     {
@@ -407,9 +425,30 @@ decode_columns (gs_semsun_ws *w, const gs_semsun_opts *o, double t,
       else
         sc = 1 / s[k];
       for (i = 0; i < L; i++)
-        X[i * ldx + off + k] = i < cut ? w->xf[i * C + k] * sc : 0;
+        X[i * ldx + off + k] = i < cut ? xf[i * C + k] * sc : 0;
     }
   return GS_OK;
+}
+
+/* The same from a decode of (t, 1 - t). */
+static int
+decode_columns (gs_semsun_ws *w, const gs_semsun_opts *o, double t,
+                double *X, size_t ldx, size_t off, const double *need,
+                const char *fn)
+{
+  double lam[2];
+  const float *xf = cached_decode (w, t);
+  int rc;
+  if (!xf)
+    {
+      lam[0] = t;
+      lam[1] = 1 - t;
+      rc = gs_iae_decode (w->m, w->iae_work, w->iae_bytes, lam, 1, w->xf);
+      if (rc != GS_OK)
+        return rc;
+      xf = w->xf;
+    }
+  return normalise_columns (w, o, t, xf, X, ldx, off, need, fn);
 }
 
 /* ---- BSP ----------------------------------------------------------------- */
@@ -421,27 +460,51 @@ typedef struct bsp_ctx
   const double *y, *bg, *a;
   size_t act[KMAX], n_act, cut[KMAX];
   int status, evals;
+  /* The best point evaluated so far and its decode (in w->xf, w->xf2 or
+   * the grid cache); scratch is the decode buffer it does not use. */
+  int have_best, best_full;
+  double best_t, best_f;
+  const float *best_x;
+  float *scratch;
+  unsigned char need[KMAX]; /* the active components: all a Brent point's
+                               decode must give */
 } bsp_ctx;
 
+/* The cost at t; grid points are decoded into the cache (when it has
+ * room) and looked up there. */
 static double
-bsp_eval (double t, void *p)
+bsp_eval_at (bsp_ctx *c, double t, int grid)
 {
-  bsp_ctx *c = (bsp_ctx *)p;
   gs_semsun_ws *w = c->w;
   size_t L = w->L, C = w->C, i, q;
   double lam[2], s[KMAX], sc[KMAX], cost = 0;
-  const float *x = w->xf;
-  int rc;
+  const float *x;
+  int rc, full = 1;
   if (c->status != GS_OK)
     return BSP_FAIL;
-  lam[0] = t;
-  lam[1] = 1 - t;
-  rc = gs_iae_decode (w->m, w->iae_work, w->iae_bytes, lam, 1, w->xf);
-  c->evals++;
-  if (rc != GS_OK)
+  x = cached_decode (w, t);
+  if (!x)
     {
-      c->status = rc;
-      return BSP_FAIL;
+      float *dst = c->scratch;
+      if (grid && w->n_cached < GRID_CACHE)
+        dst = w->grid
+              + (size_t)w->n_cached
+                    * (round64 (L * C * sizeof (float)) / sizeof (float));
+      lam[0] = t;
+      lam[1] = 1 - t;
+      /* grid points serve every BSP of the call: all components */
+      full = dst != c->scratch;
+      rc = gs__iae_decode_some (w->m, w->iae_work, w->iae_bytes, lam,
+                                full ? NULL : c->need, dst);
+      c->evals++;
+      if (rc != GS_OK)
+        {
+          c->status = rc;
+          return BSP_FAIL;
+        }
+      if (dst != c->scratch)
+        w->grid_t[w->n_cached++] = t;
+      x = dst;
     }
   for (q = 0; q < c->n_act; q++)
     {
@@ -469,7 +532,23 @@ bsp_eval (double t, void *p)
         T = 0;
       cost += T - c->y[i] * log (T + 1e-10);
     }
+  if (!c->have_best || cost < c->best_f)
+    {
+      c->have_best = 1;
+      c->best_t = t;
+      c->best_f = cost;
+      c->best_x = x;
+      c->best_full = full;
+      if (x == c->scratch)
+        c->scratch = c->scratch == w->xf ? w->xf2 : w->xf;
+    }
   return cost;
+}
+
+static double
+bsp_eval (double t, void *p)
+{
+  return bsp_eval_at ((bsp_ctx *)p, t, 0);
 }
 
 static int
@@ -502,6 +581,9 @@ bsp_setup (gs_semsun_ws *w, const char *fn, const double *y,
   c->y = y;
   c->bg = bg;
   c->a = a;
+  c->scratch = w->xf;
+  for (k = 0; k < n_nuclides; k++)
+    c->need[k] = a[k] > 0;
   for (k = 0; k < n_nuclides; k++)
     if (a[k] > 0)
       {
@@ -562,18 +644,21 @@ bsp_minimise (bsp_ctx *c, double lo, double hi, const double *t0, double *t,
               double *f)
 {
   double x[GRID_MAX + 1], fx[GRID_MAX + 1];
-  int n = c->o->n_grid, m = 0, i, k, it;
+  int n = c->o->n_grid, m = 0, i, k, it, t0_at = -1;
   for (i = 0; i < n; i++)
     {
       double g = i == n - 1 ? hi : lo + (hi - lo) * i / (n - 1);
       if (t0 && *t0 > lo && *t0 < hi && (m == 0 || x[m - 1] < *t0)
           && *t0 < g)
-        x[m++] = *t0;
+        {
+          t0_at = m;
+          x[m++] = *t0;
+        }
       x[m++] = g;
     }
   for (i = 0; i < m; i++)
     {
-      fx[i] = bsp_eval (x[i], c);
+      fx[i] = bsp_eval_at (c, x[i], i != t0_at);
       if (c->status != GS_OK)
         return c->status;
     }
@@ -607,17 +692,22 @@ bsp_minimise (bsp_ctx *c, double lo, double hi, const double *t0, double *t,
   return GS_OK;
 }
 
-int
-gs_semsun_bsp (gs_semsun_ws *w, const double *y, size_t n_channels,
-               const double *bg, const double *a, size_t n_nuclides,
-               const double *lambda0, const gs_semsun_opts *o, double *lambda,
-               double *cost, int *evals)
+/* BSP; reset empties the grid cache (public entry points), xbest (may be
+ * NULL) receives the decode at the result when it is still held (NULL
+ * otherwise). */
+static int
+bsp_run (gs_semsun_ws *w, const double *y, size_t n_channels,
+         const double *bg, const double *a, size_t n_nuclides,
+         const double *lambda0, const gs_semsun_opts *o, double *lambda,
+         double *cost, int *evals, int reset, const float **xbest)
 {
   bsp_ctx c;
   double lo, hi, t, f, t0;
   int rc;
   if (evals)
     *evals = 0;
+  if (xbest)
+    *xbest = NULL;
   if (!lambda)
     return gs_error (GS_EINVAL, "gs_semsun_bsp: NULL lambda");
   rc = bsp_setup (w, "gs_semsun_bsp", y, n_channels, bg, a, n_nuclides, o,
@@ -626,6 +716,8 @@ gs_semsun_bsp (gs_semsun_ws *w, const double *y, size_t n_channels,
     rc = t_bounds (w, o, "gs_semsun_bsp", &lo, &hi);
   if (rc != GS_OK)
     return rc;
+  if (reset)
+    w->n_cached = 0;
   if (lambda0 && !(isfinite (lambda0[0])))
     return gs_error (GS_EINVAL, "gs_semsun_bsp: start lambda_0 is %g",
                      lambda0[0]);
@@ -639,7 +731,19 @@ gs_semsun_bsp (gs_semsun_ws *w, const double *y, size_t n_channels,
   lambda[1] = 1 - t;
   if (cost)
     *cost = f;
+  if (xbest && c.have_best && c.best_full && c.best_t == t)
+    *xbest = c.best_x;
   return GS_OK;
+}
+
+int
+gs_semsun_bsp (gs_semsun_ws *w, const double *y, size_t n_channels,
+               const double *bg, const double *a, size_t n_nuclides,
+               const double *lambda0, const gs_semsun_opts *o, double *lambda,
+               double *cost, int *evals)
+{
+  return bsp_run (w, y, n_channels, bg, a, n_nuclides, lambda0, o, lambda,
+                  cost, evals, 1, NULL);
 }
 
 int
@@ -657,6 +761,7 @@ gs_semsun_bsp_cost (gs_semsun_ws *w, const double *y, size_t n_channels,
   if (!lambda || !cost || !isfinite (lambda[0]))
     return gs_error (GS_EINVAL, "gs_semsun_bsp_cost: NULL or non-finite "
                                 "lambda");
+  w->n_cached = 0;
   f = bsp_eval (lambda[0], &c);
   if (c.status != GS_OK)
     return c.status;
@@ -784,6 +889,7 @@ bcd_run (gs_semsun_ws *w, const double *y, const double *X0,
   while (ite < o->niter_max_out && err > o->tol)
     {
       double na, nx, ex, ea;
+      const float *xbest = NULL;
       int ev = 0;
       for (j = 0; j < n; j++)
         as[j] = a[S[j]];
@@ -818,14 +924,22 @@ bcd_run (gs_semsun_ws *w, const double *y, const double *X0,
           have_lam = 1;
         }
       lam[0] = fmin (fmax (lam[0], lo), hi);
-      rc = gs_semsun_bsp (w, y, L, bg, ap + 1, C, lam, o, lam, NULL, &ev);
+      rc = bsp_run (w, y, L, bg, ap + 1, C, lam, o, lam, NULL, &ev, 0,
+                    &xbest);
       fit->evals += ev;
       if (rc != GS_OK)
         return gs_error_prefix (rc, "BCD, lambda step %d", ite);
       for (i = 0; i < L; i++)
         Xp[i * K] = Xk[i * K];
-      rc = decode_columns (w, o, lam[0], Xp, K, 1, ap + 1, "BCD");
-      fit->evals++;
+      /* the columns at the new lambda: from BSP's decode of it */
+      if (xbest)
+        rc = normalise_columns (w, o, lam[0], xbest, Xp, K, 1, ap + 1,
+                                "BCD");
+      else
+        {
+          rc = decode_columns (w, o, lam[0], Xp, K, 1, ap + 1, "BCD");
+          fit->evals++;
+        }
       if (rc != GS_OK)
         return rc;
       for (j = 0; j < K; j++)
@@ -874,6 +988,7 @@ gs_semsun_bcd (gs_semsun_ws *w, const double *y, size_t n_channels,
     return gs_error (GS_EINVAL, "%s: NULL result", fn);
   if (lambda0 && !isfinite (lambda0[0]))
     return gs_error (GS_EINVAL, "%s: start lambda_0 is %g", fn, lambda0[0]);
+  w->n_cached = 0;
   return bcd_run (w, y, X0, a0, support, n_support, lambda0, o, fit, X);
 }
 
@@ -1055,6 +1170,7 @@ gs_moseva (gs_semsun_ws *w, const double *y, size_t n_channels,
   s = calloc (1, sizeof *s);
   if (!s)
     return gs_error (GS_ENOMEM, "%s: search state", fn);
+  w->n_cached = 0;
   L = n_channels;
   memset (res, 0, sizeof *res);
   res->n_components = K;
@@ -1276,6 +1392,7 @@ gs_semsun_std (gs_semsun_ws *w, const double *y, size_t n_channels,
                        fn);
   for (i = 0; i < n_channels; i++)
     w->v1[i] = X0[i * K];
+  w->n_cached = 0;
   f.w = w;
   f.o = o;
   return gs_semsun_std_family (iae_family_fn, &f, y, n_channels, w->v1, a,

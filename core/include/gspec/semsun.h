@@ -44,6 +44,11 @@
  * 0.0985 (loss 486.5890), and the borderline sixth step (I131) then
  * passes, as in the notebook's stored output.
  *
+ * Speed.  Within one call (gs_moseva, gs_semsun_bcd, ...) the workspace
+ * keeps the decodes of the first 16 grid points, which every BSP of the
+ * call evaluates at the same t, and BCD takes its new columns from BSP's
+ * decode of the optimum; results are those of decoding every time.
+ *
  * Threads.  The IAE is only read.  A workspace (gs_semsun_ws) serves one
  * thread; it lives in caller memory of gs_semsun_ws_bytes bytes, so that
  * a method can keep one per thread.  No global state; deterministic. */
