@@ -10,6 +10,8 @@
 #include "gspec/semsun.h"
 #include "gspec/semsun_i.h"
 #include "gspec/status.h"
+#include "iae_jobs.h"
+#include "run.h"
 #include "study.h"
 #include "test_util.h"
 
@@ -466,6 +468,113 @@ test_study_bad_config (void)
   free (tmp);
 }
 
+/* ---- gspec train on an IAE training config ------------------------------ */
+
+static void
+test_iae_jobs (void)
+{
+  const char *data = gs_test_data_dir ("study: IAE training config");
+  char *tmp, *cfg, text[4096], *json, *out, path[4200];
+  gs_run_opts o;
+  gs_iae *m = NULL;
+  if (!data)
+    return;
+  tmp = gs_test_tmpdir ();
+  snprintf (text, sizeof text,
+            "iae_training:\n"
+            "  root: %s/gammabench\n"
+            "  seed: 3\n"
+            "  thicknesses: [0, 10, 20, 40, 60, 95]\n"
+            "  models:\n"
+            "    - name: ind\n"
+            "      kind: individual\n"
+            "      nuclides: [Co57]\n"
+            "      epochs: 2\n"
+            "    - name: j2\n"
+            "      kind: joint\n"
+            "      nuclides: [Cs137, Co57]\n"
+            "      length: 400\n"
+            "      fsize: [4, 6, 8]\n"
+            "      fstride: [1, 2, 4]\n"
+            "      fnum: [6, 8, 8]\n"
+            "      rho: [0.5, 0.1]\n"
+            "      epochs: 2\n",
+            data);
+  cfg = gs_test_write (tmp, "t.yaml", text);
+  CU_ASSERT (gs_iae_jobs_detect (cfg));
+  out = (char *)malloc (strlen (tmp) + 8);
+  sprintf (out, "%s/out", tmp);
+  gs_run_opts_init (&o);
+  o.mode = GS_RUN_TRAIN;
+  o.config = cfg;
+  o.out_dir = out;
+  o.quiet = 1;
+  CU_ASSERT_EQUAL (gs_iae_jobs_run (&o), GS_OK);
+  json = gs_test_slurp (out, "training.json");
+  CU_ASSERT_PTR_NOT_NULL (json);
+  if (json)
+    {
+      GS_ASSERT_CONTAINS (json, "ind-Co57.gsia");
+      GS_ASSERT_CONTAINS (json, "j2.gsia");
+      GS_ASSERT_CONTAINS (json, "\"curve\": [[1, ");
+    }
+  free (json);
+  /* The files load as IAEs with the configured shapes. */
+  snprintf (path, sizeof path, "%s/models/ind-Co57.gsia", out);
+  CU_ASSERT_EQUAL (gs_iae_load_file (path, &m), GS_OK);
+  if (m)
+    {
+      CU_ASSERT_EQUAL (gs_iae_get_config (m)->length, 100); /* max channel */
+      CU_ASSERT_EQUAL (gs_iae_get_config (m)->n_components, 1);
+      CU_ASSERT_STRING_EQUAL (gs_iae_get_config (m)->names[0], "Co57");
+    }
+  gs_iae_free (m);
+  m = NULL;
+  snprintf (path, sizeof path, "%s/models/j2.gsia", out);
+  CU_ASSERT_EQUAL (gs_iae_load_file (path, &m), GS_OK);
+  if (m)
+    {
+      CU_ASSERT_EQUAL (gs_iae_get_config (m)->length, 400);
+      CU_ASSERT_EQUAL (gs_iae_get_config (m)->n_components, 2);
+      CU_ASSERT_EQUAL (gs_iae_get_config (m)->n_layers, 3);
+    }
+  gs_iae_free (m);
+  free (cfg);
+  /* Bad configs: an unknown nuclide, a bad thickness, a bad layout. */
+  snprintf (text, sizeof text,
+            "iae_training:\n  root: %s/gammabench\n  models:\n"
+            "    - {name: x, kind: individual, nuclides: [Xx1], epochs: 1}\n",
+            data);
+  cfg = gs_test_write (tmp, "b1.yaml", text);
+  o.config = cfg;
+  CU_ASSERT_NOT_EQUAL (gs_iae_jobs_run (&o), GS_OK);
+  GS_ASSERT_CONTAINS (gs_last_error (), "Xx1");
+  free (cfg);
+  snprintf (text, sizeof text,
+            "iae_training:\n  root: %s/gammabench\n  thicknesses: [0, 99, 3]\n"
+            "  models:\n"
+            "    - {name: x, kind: individual, nuclides: [Co57], epochs: 1}\n",
+            data);
+  cfg = gs_test_write (tmp, "b2.yaml", text);
+  o.config = cfg;
+  CU_ASSERT_EQUAL (gs_iae_jobs_run (&o), GS_ECONFIG);
+  GS_ASSERT_CONTAINS (gs_last_error (), "thicknesses");
+  free (cfg);
+  snprintf (text, sizeof text,
+            "iae_training:\n  root: %s/gammabench\n  models:\n"
+            "    - {name: x, kind: joint, nuclides: [Co57], length: 40,\n"
+            "       fsize: [30, 30, 30], epochs: 1}\n",
+            data);
+  cfg = gs_test_write (tmp, "b3.yaml", text);
+  o.config = cfg;
+  CU_ASSERT_NOT_EQUAL (gs_iae_jobs_run (&o), GS_OK);
+  free (cfg);
+  CU_ASSERT (!gs_iae_jobs_detect ("/nonexistent.yaml"));
+  gs_test_rmtree (tmp);
+  free (tmp);
+  free (out);
+}
+
 void
 gs_test_register_study (void)
 {
@@ -474,4 +583,5 @@ gs_test_register_study (void)
   CU_add_test (s, "SEMSUN-i: bad input", test_semsun_i_bad_input);
   CU_add_test (s, "study: run, threads", test_study_run);
   CU_add_test (s, "study: bad config", test_study_bad_config);
+  CU_add_test (s, "gspec train: IAE training config", test_iae_jobs);
 }

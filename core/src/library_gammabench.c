@@ -76,6 +76,13 @@ gs__gb_find (const char *name)
   return NULL;
 }
 
+size_t
+gs_gammabench_max_channel (const char *nuclide)
+{
+  const gs__gb_nuclide *d = gs__gb_find (nuclide);
+  return d ? d->max_channel : 0;
+}
+
 static int
 gs__gb_unknown (const char *name)
 {

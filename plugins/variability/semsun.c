@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "gspec/iae.h"
+#include "gspec/library.h"
 #include "gspec/plugin.h"
 #include "gspec/semsun.h"
 
@@ -124,25 +125,6 @@ static const char *const moseva_extras[]
     = { "lambda0", "lambda0_std", "n_selected", "test_margin", "fits", NULL };
 static const char *const semsunj_extras[]
     = { "lambda0", "lambda0_std", "iterations", NULL };
-
-/* The spec's max channels (1.3), 0 (no cut) for other names. */
-static size_t
-sv_max_channel (const char *name)
-{
-  static const struct
-  {
-    const char *name;
-    size_t ch;
-  } tab[] = { { "Co60", 800 },  { "Ba133", 250 }, { "Co57", 100 },
-              { "Cs137", 400 }, { "Eu152", 900 }, { "Am241", 50 },
-              { "Y88", 1024 },  { "Bi207", 800 }, { "I123", 100 },
-              { "I131", 500 },  { "Tc99m", 100 }, { "Ga67", 250 } };
-  size_t i;
-  for (i = 0; i < sizeof tab / sizeof tab[0]; i++)
-    if (strcmp (tab[i].name, name) == 0)
-      return tab[i].ch;
-  return 0;
-}
 
 static int
 sv_ends_with (const char *s, const char *suffix)
@@ -282,7 +264,7 @@ sv_alloc_common (sv_state_t *s, const char *id, const void *params,
       s->in_lib[k + 1] = 1;
     }
   for (k = 0; k < C; k++)
-    s->max_ch[k] = s->p.max_channels ? sv_max_channel (cfg->names[k]) : 0;
+    s->max_ch[k] = s->p.max_channels ? gs_gammabench_max_channel (cfg->names[k]) : 0;
   s->X0 = (double *)gs_host->alloc (L * K * sizeof (double));
   if (!s->X0)
     return gs_host->error (GS_ENOMEM, "%s: X0 (%zu x %zu)", id, L, K);

@@ -86,6 +86,9 @@ int gs_library_load_gammabench (const gs_gammabench_opts *opts,
  * signature (1024 channels, counts, not normalised) after the cut,
  * pair-sum, max-channel and Am241 rules.  out must hold 1024 doubles. */
 extern const double gs_gammabench_thickness_mm[96];
+/* The spec's max channel of a GammaBench nuclide (1.3): Co60 800, Ba133
+ * 250, ...; 0 for a name that is not one of the 12. */
+size_t gs_gammabench_max_channel (const char *nuclide);
 int gs_gammabench_read_signature (const char *root, const char *nuclide,
                                   size_t thickness_index,
                                   int gain_shift_percent, size_t max_channel,

@@ -9,6 +9,7 @@
 #include "gspec/core.h"
 #include "gspec/library.h"
 #include "gspec/spectra.h"
+#include "iae_jobs.h"
 #include "run.h"
 #include "study.h"
 #include "util.h"
@@ -89,7 +90,11 @@ static const char *usage_train
       "Trains the config's trainable methods on its train set (validation\n"
       "set for early stopping), calibrates score methods' thresholds on\n"
       "the validation set, and writes DIR/models/<id>.gsm, which\n"
-      "'gspec analyze --model' loads.\n"
+      "'gspec analyze --model' loads.  A config with an `iae_training:`\n"
+      "block (e.g. configs/iae-semsun.yaml) trains Interpolating\n"
+      "AutoEncoders on the GammaBench signature family instead and writes\n"
+      "DIR/models/<name>.gsia, DIR/training.json and DIR/summary.md\n"
+      "(--method NAME: only that model).\n"
       "  --method ID    only this method (a score method without training\n"
       "                 is then calibrated and saved too)\n"
       "  --out DIR      output folder (default: outputs.dir of the config)\n"
@@ -606,7 +611,10 @@ cmd_run (int argc, char **argv, gs_run_mode mode)
       return 2;
     }
   gs_engine_progress_enable (!o.quiet);
-  rc = gs_run (&o);
+  if (mode == GS_RUN_TRAIN && gs_iae_jobs_detect (o.config))
+    rc = gs_iae_jobs_run (&o);
+  else
+    rc = gs_run (&o);
   free (sets);
   return rc == GS_OK ? 0 : fail (rc);
 }
