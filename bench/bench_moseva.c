@@ -5,14 +5,17 @@
  * and a bare gs_iae_decode.
  *
  * usage:
- *   gspec_bench_moseva DATA_ROOT [N]
+ *   gspec_bench_moseva DATA_ROOT [N [TOL_BSP]]
  *       DATA_ROOT is the folder holding gammabench/ (e.g.
  *       ../shared/data); N the number of MoSeVa runs (default 3).
  *       The spectrum is `y` of gammabench/reference/pomp_example.json,
  *       X0 the 12-nuclide signatures at thickness 0, a0 = sum (X a_true)
  *       / 13 with X at thickness 70 (as tests/test_semsun.c), and the
  *       notebook's options (alpha 0.01, turn 2, tol 1e-4, 30 outer
- *       iterations, 100 Brent iterations, tol_bsp 1e-8).
+ *       iterations, 100 Brent iterations) with Brent's interval tolerance
+ *       TOL_BSP on lambda_0 (default: the library's, 1e-5; the notebook's
+ *       tol_BSP 1e-8 is a relative tolerance of L-BFGS-B on the cost,
+ *       see gspec/semsun.h).
  * Prints MOSEVA_S <s/spectrum>, BCD_S, DECODE_MS and the ratio. */
 #include <math.h>
 #include <stdio.h>
@@ -99,10 +102,14 @@ main (int argc, char **argv)
   long n = 3;
   int i, evals_m = 0, nd = 0;
   size_t j, k;
-  if (argc < 2 || argc > 3
-      || (argc == 3 && (gs__parse_long (argv[2], &n) != GS_OK || n < 1)))
+  gs_semsun_opts_init (&o);
+  if (argc < 2 || argc > 4
+      || (argc >= 3 && (gs__parse_long (argv[2], &n) != GS_OK || n < 1))
+      || (argc == 4
+          && (gs__parse_double (argv[3], &o.tol_bsp) != GS_OK
+              || !(o.tol_bsp > 0))))
     {
-      fprintf (stderr, "usage: gspec_bench_moseva DATA_ROOT [N]\n");
+      fprintf (stderr, "usage: gspec_bench_moseva DATA_ROOT [N [TOL_BSP]]\n");
       return 2;
     }
   gs_core_init ();
@@ -122,13 +129,11 @@ main (int argc, char **argv)
       s += X->signatures[j * K_ + k] * 2500 * frac[k];
   for (k = 0; k < K_; k++)
     a0[k] = s / 13;
-  gs_semsun_opts_init (&o);
   o.alpha = 0.01;
   o.turn = 2;
   o.tol = 1e-4;
   o.niter_max_out = 30;
   o.niter_max_bsp = 100;
-  o.tol_bsp = 1e-8;
   for (i = 0; i < n; i++)
     {
       t0 = gs__now ();
@@ -163,7 +168,8 @@ main (int argc, char **argv)
     free (work);
     free (xf);
   }
-  printf ("MoSeVa (notebook example, 1 thread, %ld runs): Iden", n);
+  printf ("MoSeVa (notebook example, 1 thread, %ld runs, tol_bsp %g): Iden", n,
+          o.tol_bsp);
   for (j = 0; j < r.n_support; j++)
     printf (" %zu", r.support[j]);
   printf (", lambda_0 %.7f, loss %.6f, %d fits, %d decodes\n", r.lambda[0],

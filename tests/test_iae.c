@@ -20,6 +20,7 @@
 
 #include "gspec/iae.h"
 #include "gspec/status.h"
+#include "iae_internal.h"
 #include "test_util.h"
 #include "util.h"
 
@@ -698,6 +699,70 @@ naive_decode (gs_iae *m, const double *lam, double *out)
   free (Z);
 }
 
+/* Units in the last place between two floats of the same sign. */
+static long
+ulp_distance (float a, float b)
+{
+  int32_t ia, ib;
+  memcpy (&ia, &a, sizeof ia);
+  memcpy (&ib, &b, sizeof ib);
+  if (ia < 0)
+    ia = INT32_MIN - ia;
+  if (ib < 0)
+    ib = INT32_MIN - ib;
+  return labs ((long)ia - (long)ib);
+}
+
+/* The direct decoder's float ELU against libm's double expm1 rounded to
+ * float: within 2 ulp on a sweep of [-30, 0] (vector lanes and the
+ * scalar tail: n is not a multiple of the lane count), tiny negatives
+ * and the clamp region; positives unchanged; alpha scales. */
+static void
+test_elu_float (void)
+{
+  const size_t n = 300001;
+  float *x = malloc (n * sizeof *x), *y = malloc (n * sizeof *y);
+  long worst = 0;
+  size_t i;
+  CU_ASSERT_PTR_NOT_NULL_FATAL (x);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (y);
+  for (i = 0; i < n; i++)
+    {
+      if (i % 7 == 3)
+        x[i] = -ldexpf (1.0f, -(int)(i % 120)); /* 2^-k, k < 120 */
+      else if (i % 11 == 5)
+        x[i] = 0.5f + (float)i * 1e-4f; /* positive: unchanged */
+      else
+        x[i] = -31.0f * (float)i / (float)(n - 1);
+    }
+  memcpy (y, x, n * sizeof *x);
+  gs__iae_elu (y, n, 1.0f);
+  for (i = 0; i < n; i++)
+    {
+      if (x[i] > 0)
+        {
+          CU_ASSERT_EQUAL (y[i], x[i]);
+          continue;
+        }
+      {
+        float ref = (float)expm1 ((double)x[i]);
+        long d = ulp_distance (y[i], ref);
+        if (d > worst)
+          worst = d;
+      }
+    }
+  printf ("\n    float ELU vs (float) expm1: worst %ld ulp", worst);
+  CU_ASSERT (worst <= 2);
+  memcpy (y, x, n * sizeof *x);
+  gs__iae_elu (y, n, 0.5f);
+  for (i = 0; i < n; i += 997)
+    if (!(x[i] > 0))
+      CU_ASSERT (fabs (y[i] - 0.5 * expm1 ((double)x[i]))
+                 <= 4e-7 * 0.5 * fabs (expm1 ((double)x[i])) + 1e-45);
+  free (x);
+  free (y);
+}
+
 static void
 test_synthetic_decoder (void)
 {
@@ -1156,6 +1221,7 @@ gs_test_register_iae (void)
   CU_add_test (s, "interpolation of anchor codes", test_interpolate_reference);
   CU_add_test (s, "fast_interpolation of a decoded barycentre",
                test_fast_interpolation_reference);
+  CU_add_test (s, "float ELU within 2 ulp of expm1", test_elu_float);
   CU_add_test (s, "synthetic decoder vs direct formulas",
                test_synthetic_decoder);
   CU_add_test (s, "model file round trip", test_roundtrip);

@@ -247,7 +247,7 @@ decoder_arch (const gs_iae_config *c, const int *dims)
  * rounding).  The remaining transposed convolutions run as direct loops
  * over blocks of IAE_JB outputs (each output summed over input channels,
  * then taps, in float, in the same order on every machine), and ELU's
- * expm1 is evaluated in double, vectorised, and rounded to float.  The
+ * expm1 is evaluated in float, vectorised (within 2 ulp).  The
  * tables are rebuilt with the codes (iae_gram); a decode whose model's
  * first or lateral weights no longer match the snapshot taken then (the
  * weights changed without gs_iae_update_codes) uses the engine. */
@@ -521,84 +521,64 @@ iae_fast_valid (const gs_iae *m)
   return ns == f->n_snap;
 }
 
-/* elu (x) = x for x > 0, alpha expm1 (x) otherwise; expm1 in double:
- * x = n ln2 + r, |r| <= ln2 / 2, expm1 (x) = 2^n expm1 (r) + 2^n - 1 with
- * expm1 (r) from its Taylor series to r^12 (relative error < 1e-15), then
- * rounded to float (the correctly rounded expm1f but in rare ties).
- * Below -30 the result is -alpha (expm1 rounds to -1 in float from
- * -17.4). */
-IAE_OPT static inline double
-iae_expm1_neg (double v)
+/* elu (x) = x for x > 0, alpha expm1 (x) otherwise, in float: x = n ln2
+ * + r, |r| <= ln2 / 2 (Cody-Waite, ln2 split in 16 + 24 bits),
+ * expm1 (x) = 2^n expm1 (r) + 2^n - 1 with expm1 (r) from its Taylor
+ * series to r^7 (truncation < 2e-8 relative); within 2 ulp of the
+ * correctly rounded expm1f (tests/test_iae.c checks it against libm's
+ * expm1 over [-30, 0]).  Below -30 the result is -alpha (expm1 rounds to
+ * -1 in float from -17.4). */
+IAE_OPT static inline float
+iae_expm1_neg (float v)
 {
-  const double magic = 0x1.8p52, ln2_hi = 6.93147180369123816490e-01,
-               ln2_lo = 1.90821492927058770002e-10;
-  double z, nf, r, p, sc;
-  uint64_t b;
-  v = v < -30.0 ? -30.0 : v;
-  z = v * 1.44269504088896338700e+00 + magic;
-  nf = z - magic;
-  r = (v - nf * ln2_hi) - nf * ln2_lo;
-  p = 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
+  float z, nf, r, p, sc, out;
+  int32_t zb, sb;
+  v = v < -30.0f ? -30.0f : v;
+  z = v * 1.44269504f + 0x1.8p23f;
+  nf = z - 0x1.8p23f;
+  r = (v - nf * 0.693145751953125f) - nf * 1.42860677e-6f;
+  p = r * (1.0f / 5040.0f) + (1.0f / 720.0f);
+  p = p * r + (1.0f / 120.0f);
+  p = p * r + (1.0f / 24.0f);
+  p = p * r + (1.0f / 6.0f);
+  p = p * r + 0.5f;
   p = p * r * r + r;
-  memcpy (&b, &z, sizeof b);
-  b = (b - UINT64_C (0x4338000000000000) + 1023) << 52;
-  memcpy (&sc, &b, sizeof sc);
-  return sc * p + (sc - 1.0);
+  memcpy (&zb, &z, sizeof zb);
+  sb = (zb - 0x4B400000 + 127) * (1 << 23);
+  memcpy (&sc, &sb, sizeof sc);
+  out = sc * p + (sc - 1.0f);
+  return out;
 }
 
 #if defined(__GNUC__)
-#define IAE_VL 8 /* lanes of the vectorised expm1 */
+#define IAE_VL 16 /* lanes of the vectorised expm1 */
 typedef float iae_vf __attribute__ ((vector_size (4 * IAE_VL)));
 typedef int32_t iae_vsi __attribute__ ((vector_size (4 * IAE_VL)));
-typedef double iae_vd __attribute__ ((vector_size (8 * IAE_VL)));
-typedef int64_t iae_vdi __attribute__ ((vector_size (8 * IAE_VL)));
-typedef uint64_t iae_vdu __attribute__ ((vector_size (8 * IAE_VL)));
 
 /* iae_expm1_neg on IAE_VL lanes, the same operations (in place: vector
  * arguments by value would depend on the ABI). */
 IAE_OPT static inline void
-iae_expm1_neg_v (iae_vd *io)
+iae_expm1_neg_v (iae_vf *io)
 {
-  const double ln2_hi = 6.93147180369123816490e-01,
-               ln2_lo = 1.90821492927058770002e-10;
-  iae_vd v = *io, z, nf, r, p, sc, lo;
-  iae_vdi m;
-  iae_vdu b;
+  iae_vf v = *io, z, nf, r, p, sc, lo;
+  iae_vsi m, zb;
   int q;
   for (q = 0; q < IAE_VL; q++)
-    {
-      lo[q] = -30.0;
-      p[q] = 1.0 / 479001600.0;
-    }
+    lo[q] = -30.0f;
   m = v < lo;
-  v = (iae_vd)(((iae_vdi)lo & m) | ((iae_vdi)v & ~m));
-  z = v * 1.44269504088896338700e+00 + 0x1.8p52;
-  nf = z - 0x1.8p52;
-  r = (v - nf * ln2_hi) - nf * ln2_lo;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
+  v = (iae_vf)(((iae_vsi)lo & m) | ((iae_vsi)v & ~m));
+  z = v * 1.44269504f + 0x1.8p23f;
+  nf = z - 0x1.8p23f;
+  r = (v - nf * 0.693145751953125f) - nf * 1.42860677e-6f;
+  p = r * (1.0f / 5040.0f) + (1.0f / 720.0f);
+  p = p * r + (1.0f / 120.0f);
+  p = p * r + (1.0f / 24.0f);
+  p = p * r + (1.0f / 6.0f);
+  p = p * r + 0.5f;
   p = p * r * r + r;
-  b = ((iae_vdu)z - UINT64_C (0x4338000000000000) + 1023) << 52;
-  sc = (iae_vd)b;
-  *io = sc * p + (sc - 1.0);
+  zb = (iae_vsi)z;
+  sc = (iae_vf)((zb - 0x4B400000 + 127) * (1 << 23));
+  *io = sc * p + (sc - 1.0f);
 }
 #endif
 
@@ -611,7 +591,6 @@ iae_elu (float *x, size_t n, float alpha)
     {
       iae_vf v, e, zero;
       iae_vsi pos;
-      iae_vd vd;
       int q;
       for (q = 0; q < IAE_VL; q++)
         zero[q] = 0.0f;
@@ -621,9 +600,9 @@ iae_elu (float *x, size_t n, float alpha)
         ;
       if (q == IAE_VL)
         continue; /* all positive: unchanged */
-      vd = __builtin_convertvector((iae_vf)((iae_vsi)v & ~pos), iae_vd);
-      iae_expm1_neg_v (&vd);
-      e = alpha * __builtin_convertvector(vd, iae_vf);
+      e = (iae_vf)((iae_vsi)v & ~pos);
+      iae_expm1_neg_v (&e);
+      e = alpha * e;
       v = (iae_vf)(((iae_vsi)v & pos) | ((iae_vsi)e & ~pos));
       memcpy (x + i, &v, sizeof v);
     }
@@ -631,9 +610,14 @@ iae_elu (float *x, size_t n, float alpha)
   for (; i < n; i++)
     {
       float v = x[i];
-      double e = iae_expm1_neg (v > 0 ? 0.0 : (double)v);
-      x[i] = v > 0 ? v : alpha * (float)e;
+      x[i] = v > 0 ? v : alpha * iae_expm1_neg (v);
     }
+}
+
+void
+gs__iae_elu (float *x, size_t n, float alpha)
+{
+  iae_elu (x, n, alpha);
 }
 
 /* out (n floats) = sum_k lambda_k P_k (P: d x n doubles), in double,

@@ -12,4 +12,8 @@ int gs__iae_decode_some (const gs_iae *m, void *work, size_t work_bytes,
                          const double *lambda, const unsigned char *need,
                          float *x);
 
+/* The direct decoder's ELU in place on x[0..n) (exported for its test:
+ * within 2 ulp of alpha * expm1 for x <= 0, x unchanged above). */
+void gs__iae_elu (float *x, size_t n, float alpha);
+
 #endif

@@ -56,7 +56,7 @@ gs_semsun_opts_init (gs_semsun_opts *o)
   o->t_lo = 0;
   o->t_hi = 1;
   o->n_grid = 11;
-  o->tol_bsp = 1e-8;
+  o->tol_bsp = 1e-5;
   o->niter_max_bsp = 100;
   o->tol = 1e-4;
   o->niter_max_out = 30;

@@ -93,8 +93,10 @@ typedef struct sv_state_t
     "BCD outer iterations (counts step + lambda step) at most" },            \
   { "niter_max_bsp", GS_PARAM_INT, offsetof (sv_params_t, niter_max_bsp),    \
     100, 1, 10000, NULL, "Brent iterations of the lambda step" },            \
-  { "tol_bsp", GS_PARAM_REAL, offsetof (sv_params_t, tol_bsp), 1e-8, 1e-14,  \
-    0.1, NULL, "Brent's interval tolerance on lambda_0" },                   \
+  { "tol_bsp", GS_PARAM_REAL, offsetof (sv_params_t, tol_bsp), 1e-5, 1e-14,  \
+    0.1, NULL,                                                               \
+    "Brent's interval tolerance on lambda_0 (the authors' 1e-8 is a "        \
+    "relative tolerance on the cost: ~1e-5 on lambda_0)" },                  \
   { "n_grid", GS_PARAM_INT, offsetof (sv_params_t, n_grid), 11, 3, 1001,     \
     NULL, "points of the grid that brackets lambda_0 before Brent" },        \
   { "max_channels", GS_PARAM_BOOL, offsetof (sv_params_t, max_channels), 0,  \

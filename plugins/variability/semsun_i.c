@@ -103,8 +103,10 @@ static const gs_param_spec si_params[]
           30, 1, GS_SEMSUN_MAX_OUTER, NULL, "BCD outer iterations at most" },
         { "niter_max_bsp", GS_PARAM_INT, offsetof (si_params_t, niter_max_bsp),
           100, 1, 10000, NULL, "Brent iterations of a lambda step" },
-        { "tol_bsp", GS_PARAM_REAL, offsetof (si_params_t, tol_bsp), 1e-8,
-          1e-14, 0.1, NULL, "Brent's interval tolerance on lambda_0" },
+        { "tol_bsp", GS_PARAM_REAL, offsetof (si_params_t, tol_bsp), 1e-5,
+          1e-14, 0.1, NULL,
+          "Brent's interval tolerance on lambda_0 (the authors' 1e-8 is a "
+          "relative tolerance on the cost: ~1e-5 on lambda_0)" },
         { "n_grid", GS_PARAM_INT, offsetof (si_params_t, n_grid), 11, 3, 1001,
           NULL, "points of the grid that brackets lambda_0 before Brent" },
         { NULL, 0, 0, 0, 0, 0, NULL, NULL } };

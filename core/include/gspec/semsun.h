@@ -75,7 +75,12 @@ typedef struct gs_semsun_opts
                            and 1 - lambda_1 (default 0) */
   int n_grid;         /* points of the bracketing grid on [t_lo, t_hi],
                          3 to 1001 (default 11) */
-  double tol_bsp;     /* Brent's interval tolerance on t (default 1e-8) */
+  double tol_bsp;     /* Brent's interval tolerance on t (default 1e-5:
+                         the authors' tol_BSP 1e-8 is L-BFGS-B's relative
+                         tolerance on the cost, which for their spectra
+                         is an interval of ~1e-5 on t; float32 decodes
+                         resolve t to ~1e-4, and 1e-8 on t spends 60 %
+                         of MoSeVa's decodes below that) */
   int niter_max_bsp;  /* Brent iterations (default 100) */
   const size_t *max_channels; /* NULL, or per nuclide (C values): zero
                                  the decoded column from this channel
