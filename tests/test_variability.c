@@ -414,10 +414,11 @@ test_smoke (void)
   const char *data = gs_test_data_dir (test);
   char *json = iae_manifest (test);
   char *dir, *o1, *o2, *m1, *m2, *res;
-  static const char *const files[4]
+  static const char *const files[5]
       = { "predictions/unmixing.nnpu.csv", "predictions/unmixing.pomp.csv",
           "predictions/variability.semsun-j.csv",
-          "predictions/variability.moseva.csv" };
+          "predictions/variability.moseva.csv",
+          "predictions/variability.semsun-i.csv" };
   int set, i;
   if (!json)
     return;
@@ -442,6 +443,7 @@ test_smoke (void)
   CU_ASSERT_PTR_NOT_NULL_FATAL (res);
   GS_ASSERT_CONTAINS (res, "{\"id\": \"variability.moseva\"");
   GS_ASSERT_CONTAINS (res, "{\"id\": \"variability.semsun-j\"");
+  GS_ASSERT_CONTAINS (res, "{\"id\": \"variability.semsun-i\"");
   CU_ASSERT_PTR_NULL (strstr (res, "\"status\": \"failed\""));
   free (res);
   m1 = gs_test_metrics_of (o1);
@@ -451,7 +453,7 @@ test_smoke (void)
   GS_ASSERT_CONTAINS (m1, "\"identification\"");
   GS_ASSERT_CONTAINS (m1, "\"quantification\"");
   CU_ASSERT_STRING_EQUAL (m1, m2);
-  for (i = 0; i < 4; i++)
+  for (i = 0; i < 5; i++)
     CU_ASSERT (gs_test_same_file (o1, o2, files[i]));
   {
     char *csv = gs_test_slurp (o1, files[3]);

@@ -19,7 +19,7 @@
  * the authors' 12-nuclide one (kernels 4 4 6 6 6 6 8, strides 1 1 2 2 2 2
  * 2, channels 12 12 16 16 16 16 20, rho 0.5 0.1 0.05 0.01 0.01 0.005);
  * individual models cover channels 0 .. max channel - 1 with the SEMSUN
- * paper's individual layout (gs_iae_semsun_individual_config).  Anchors:
+ * paper's individual layout (gs_iae_individual_layout).  Anchors:
  * the thinnest and the thickest training thickness.  Held-out thicknesses
  * (those not trained on) are reconstructed by fast interpolation and
  * their NMSE reported per nuclide (median, 25th and 75th percentiles), as
