@@ -25,6 +25,7 @@
  * their NMSE reported per nuclide (median, 25th and 75th percentiles), as
  * the SEMSUN paper's Table 1. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,8 +129,8 @@ static const gs_yschema ij_root_schema
 typedef struct ij_ctx
 {
   const char *label;
-  int quiet;
-  gs__buf *curve; /* JSON array of [epoch, loss] */
+  int quiet, lines; /* lines: one line per report (parallel tasks) */
+  gs__buf *curve;   /* JSON array of [epoch, loss] */
   int first;
 } ij_ctx;
 
@@ -139,8 +140,9 @@ ij_progress (void *user, int epoch, double loss, double val_loss)
   ij_ctx *c = (ij_ctx *)user;
   (void)val_loss;
   if (!c->quiet)
-    fprintf (stderr, "\rgspec train: %s: epoch %d, loss %.4f   ", c->label,
-             epoch, loss);
+    fprintf (stderr, "%sgspec train: %s: epoch %d, loss %.4f%s",
+             c->lines ? "" : "\r", c->label, epoch, loss,
+             c->lines ? "\n" : "   ");
   gs__buf_printf (c->curve, "%s[%d, ", c->first ? "" : ", ", epoch);
   gs__buf_json_number (c->curve, loss);
   gs__buf_puts (c->curve, "]");
@@ -195,16 +197,31 @@ typedef struct ij_job
   const int *held_idx;
   int n_held;
   const char *dir;
-  gs__buf *md, *js;
-  int first_model;
+  int lines; /* tasks run in parallel: progress one line per report */
 } ij_job;
+
+/* One model to train (a joint model, or one nuclide of an individual
+ * one), with its own report fragments: tasks run on worker threads and
+ * the fragments are joined in config order. */
+typedef struct ij_task
+{
+  const gs_ynode *mn;
+  char *file;
+  const char *names[IJ_MAX_NUC];
+  size_t maxch[IJ_MAX_NUC];
+  int C, L, individual, threads, rc;
+  uint64_t seed;
+  gs__buf md, js;
+  char *err;
+} ij_task;
 
 /* Trains one model on nuclides names[0..C) (channels [0, L)), saves it to
  * DIR/models/<file>.gsia, reports. */
 static int
-ij_train_one (ij_job *j, const gs_ynode *mn, const char *file,
+ij_train_one (const ij_job *j, const gs_ynode *mn, const char *file,
               const char *const *names, int C, const size_t *maxch, int L,
-              int individual, uint64_t seed)
+              int individual, uint64_t seed, int threads, gs__buf *md,
+              gs__buf *js)
 {
   gs_iae_config cfg;
   gs_iae_train_opts to;
@@ -336,19 +353,20 @@ ij_train_one (ij_job *j, const gs_ynode *mn, const char *file,
       to.noise = dv > 0;
     }
   to.seed = seed ^ 0x5DEECE66DULL;
-  to.threads = j->threads;
+  to.threads = threads;
   to.report_every = j->report_every > 0 ? j->report_every
                     : to.epochs >= 20   ? to.epochs / 20
                                         : 1;
   gs__buf_init (&curve);
   ctx.label = file;
   ctx.quiet = j->quiet;
+  ctx.lines = j->lines;
   ctx.curve = &curve;
   ctx.first = 1;
   to.progress = ij_progress;
   to.user = &ctx;
   rc = gs_iae_train (m, fam, j->n_train, L, C, &to, &rep);
-  if (!j->quiet)
+  if (!j->quiet && !j->lines)
     fputc ('\n', stderr);
   if (rc != GS_OK)
     {
@@ -412,39 +430,38 @@ ij_train_one (ij_job *j, const gs_ynode *mn, const char *file,
       gs__buf_fini (&curve);
       goto done;
     }
-  gs__buf_printf (j->md, "| %s | %s | %d | %d | %.1f | %.4f | [%.4f, %.4f] |",
+  gs__buf_printf (md, "| %s | %s | %d | %d | %.1f | %.4f | [%.4f, %.4f] |",
                   file, individual ? "individual" : "joint", L, rep.epochs,
                   rep.seconds, rep.loss, rep.bounds[0][0], rep.bounds[0][1]);
-  gs__buf_printf (j->js, "%s\n    {\"file\": ", j->first_model ? "" : ",");
-  gs__buf_json_string (j->js, path);
-  gs__buf_printf (j->js,
+  gs__buf_puts (js, "\n    {\"file\": ");
+  gs__buf_json_string (js, path);
+  gs__buf_printf (js,
                   ", \"kind\": \"%s\", \"length\": %d, \"epochs\": %d, "
                   "\"seconds\": ",
                   individual ? "individual" : "joint", L, rep.epochs);
-  gs__buf_json_number (j->js, rep.seconds);
-  gs__buf_puts (j->js, ", \"loss\": ");
-  gs__buf_json_number (j->js, rep.loss);
-  gs__buf_printf (j->js, ", \"bounds_lambda0\": [%.9g, %.9g], \"nmse_db\": {",
+  gs__buf_json_number (js, rep.seconds);
+  gs__buf_puts (js, ", \"loss\": ");
+  gs__buf_json_number (js, rep.loss);
+  gs__buf_printf (js, ", \"bounds_lambda0\": [%.9g, %.9g], \"nmse_db\": {",
                   rep.bounds[0][0], rep.bounds[0][1]);
   for (k = 0; k < C; k++)
     {
       double q[3] = { NAN, NAN, NAN };
       if (j->n_held > 0)
         ij_quartiles (nm + (size_t)k * (size_t)j->n_held, (size_t)j->n_held, q);
-      gs__buf_printf (j->md, " %s %.1f [%.1f, %.1f]%s", names[k], q[0], q[1],
-                      q[2], k + 1 < C ? ";" : "");
-      gs__buf_printf (j->js, "%s\"%s\": [", k ? ", " : "", names[k]);
-      gs__buf_json_number (j->js, q[0]);
-      gs__buf_puts (j->js, ", ");
-      gs__buf_json_number (j->js, q[1]);
-      gs__buf_puts (j->js, ", ");
-      gs__buf_json_number (j->js, q[2]);
-      gs__buf_puts (j->js, "]");
+      gs__buf_printf (md, " %s %.1f [%.1f, %.1f]%s", names[k], q[0], q[1], q[2],
+                      k + 1 < C ? ";" : "");
+      gs__buf_printf (js, "%s\"%s\": [", k ? ", " : "", names[k]);
+      gs__buf_json_number (js, q[0]);
+      gs__buf_puts (js, ", ");
+      gs__buf_json_number (js, q[1]);
+      gs__buf_puts (js, ", ");
+      gs__buf_json_number (js, q[2]);
+      gs__buf_puts (js, "]");
     }
-  gs__buf_puts (j->md, " |\n");
-  gs__buf_printf (j->js, "}, \"curve\": [%s]}", curve.data ? curve.data : "");
+  gs__buf_puts (md, " |\n");
+  gs__buf_printf (js, "}, \"curve\": [%s]}", curve.data ? curve.data : "");
   gs__buf_fini (&curve);
-  j->first_model = 0;
   if (!j->quiet)
     fprintf (stderr, "gspec train: wrote %s (%.1f s)\n", path, rep.seconds);
 done:
@@ -504,6 +521,73 @@ ij_thicknesses (const gs_ynode *n, int *idx, int *count)
   }
 }
 
+typedef struct ij_pool
+{
+  const ij_job *j;
+  ij_task *tasks;
+  int n, next;
+  pthread_mutex_t lock;
+} ij_pool;
+
+static void *
+ij_worker (void *arg)
+{
+  ij_pool *P = (ij_pool *)arg;
+  for (;;)
+    {
+      ij_task *T;
+      int i;
+      pthread_mutex_lock (&P->lock);
+      i = P->next++;
+      pthread_mutex_unlock (&P->lock);
+      if (i >= P->n)
+        return NULL;
+      T = &P->tasks[i];
+      T->rc
+          = ij_train_one (P->j, T->mn, T->file, T->names, T->C, T->maxch, T->L,
+                          T->individual, T->seed, T->threads, &T->md, &T->js);
+      if (T->rc != GS_OK)
+        T->err = gs__strdup (gs_last_error ());
+    }
+}
+
+/* Runs the tasks on min (threads, n) workers (each task's engine gets the
+ * threads left over); the seeds are the tasks', so the models do not
+ * depend on the split. */
+static int
+ij_run_tasks (ij_job *j, ij_task *tasks, int n)
+{
+  ij_pool P;
+  pthread_t th[64];
+  int w = j->threads < n ? j->threads : n, i, started = 0;
+  if (w > 64)
+    w = 64;
+  if (w < 1)
+    w = 1;
+  j->lines = w > 1;
+  for (i = 0; i < n; i++)
+    tasks[i].threads = j->threads / w > 0 ? j->threads / w : 1;
+  memset (&P, 0, sizeof P);
+  P.j = j;
+  P.tasks = tasks;
+  P.n = n;
+  pthread_mutex_init (&P.lock, NULL);
+  for (i = 1; i < w; i++)
+    if (pthread_create (&th[i], NULL, ij_worker, &P) == 0)
+      started = i;
+    else
+      break;
+  ij_worker (&P);
+  for (i = 1; i <= started; i++)
+    pthread_join (th[i], NULL);
+  pthread_mutex_destroy (&P.lock);
+  for (i = 0; i < n; i++)
+    if (tasks[i].rc != GS_OK)
+      return gs_error (tasks[i].rc, "%s",
+                       tasks[i].err ? tasks[i].err : "training failed");
+  return GS_OK;
+}
+
 int
 gs_iae_jobs_run (const gs_run_opts *o)
 {
@@ -511,8 +595,9 @@ gs_iae_jobs_run (const gs_run_opts *o)
   const gs_ynode *tr, *v, *models;
   ij_job j;
   gs__buf md, js;
+  ij_task *tasks = NULL;
   int train_idx[96], held_idx[96], in_train[96], n_train = 0, n_held = 0;
-  int rc, t, trained = 0;
+  int rc, t, trained = 0, n_tasks = 0, cap = 0;
   long lv;
   size_t mi;
   const char *dir = NULL;
@@ -567,9 +652,6 @@ gs_iae_jobs_run (const gs_run_opts *o)
   if (!dir)
     dir = "outputs/iae";
   j.dir = dir;
-  j.md = &md;
-  j.js = &js;
-  j.first_model = 1;
   gs__buf_printf (&md,
                   "# IAE training (%s)\n\n%d training thicknesses, %d "
                   "held out; seed %llu.\n\n| model | kind | channels | "
@@ -625,27 +707,67 @@ gs_iae_jobs_run (const gs_run_opts *o)
       if ((v = gs_ynode_get (mn, "length"))
           && gs_ynode_as_long (v, "length", 8, 1024, &lv) == GS_OK)
         L = (int)lv;
-      if (individual)
-        for (k = 0; k < C; k++)
-          {
-            char *file = gs__asprintf ("%s-%s", name, names[k]);
-            rc = file ? ij_train_one (&j, mn, file, &names[k], 1, &maxch[k],
-                                      (int)maxch[k], 1,
-                                      j.seed + 1000003ULL * (mi + 1) + k)
-                      : GS_ENOMEM;
-            free (file);
-            if (rc != GS_OK)
-              goto done;
-            trained++;
-          }
-      else
+      for (k = 0; k < (individual ? C : 1); k++)
         {
-          rc = ij_train_one (&j, mn, name, names, (int)C, maxch, L, 0,
-                             j.seed + 1000003ULL * (mi + 1));
-          if (rc != GS_OK)
-            goto done;
+          ij_task *T;
+          size_t q;
+          if (n_tasks == cap)
+            {
+              ij_task *nt;
+              cap = cap ? 2 * cap : 8;
+              nt = (ij_task *)realloc (tasks, (size_t)cap * sizeof *tasks);
+              if (!nt)
+                {
+                  rc = gs_error (GS_ENOMEM, "out of memory");
+                  goto done;
+                }
+              tasks = nt;
+            }
+          T = &tasks[n_tasks];
+          memset (T, 0, sizeof *T);
+          gs__buf_init (&T->md);
+          gs__buf_init (&T->js);
+          n_tasks++;
+          T->mn = mn;
+          T->individual = individual;
+          if (individual)
+            {
+              T->file = gs__asprintf ("%s-%s", name, names[k]);
+              T->names[0] = names[k];
+              T->maxch[0] = maxch[k];
+              T->C = 1;
+              T->L = (int)maxch[k];
+              T->seed = j.seed + 1000003ULL * (mi + 1) + k;
+            }
+          else
+            {
+              T->file = gs__strdup (name);
+              for (q = 0; q < C; q++)
+                {
+                  T->names[q] = names[q];
+                  T->maxch[q] = maxch[q];
+                }
+              T->C = (int)C;
+              T->L = L;
+              T->seed = j.seed + 1000003ULL * (mi + 1);
+            }
+          if (!T->file)
+            {
+              rc = gs_error (GS_ENOMEM, "out of memory");
+              goto done;
+            }
           trained++;
         }
+    }
+  rc = ij_run_tasks (&j, tasks, n_tasks);
+  if (rc != GS_OK)
+    goto done;
+  for (t = 0; t < n_tasks; t++)
+    {
+      gs__buf_puts (&md, tasks[t].md.data ? tasks[t].md.data : "");
+      if (t)
+        gs__buf_puts (&js, ",");
+      gs__buf_puts (&js, tasks[t].js.data ? tasks[t].js.data : "");
     }
   if (o->method && !trained)
     {
@@ -669,6 +791,14 @@ gs_iae_jobs_run (const gs_run_opts *o)
   if (rc == GS_OK && !o->quiet)
     fputs (md.data, stdout);
 done:
+  for (t = 0; t < n_tasks; t++)
+    {
+      free (tasks[t].file);
+      free (tasks[t].err);
+      gs__buf_fini (&tasks[t].md);
+      gs__buf_fini (&tasks[t].js);
+    }
+  free (tasks);
   gs__buf_fini (&md);
   gs__buf_fini (&js);
   free (cfgdir);
