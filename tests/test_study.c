@@ -468,6 +468,29 @@ test_study_bad_config (void)
   free (tmp);
 }
 
+/* 1 when the two files hold the same bytes (and both exist). */
+static int
+same_bytes (const char *a, const char *b)
+{
+  FILE *fa = fopen (a, "rb"), *fb = fopen (b, "rb");
+  int same = fa && fb, ca, cb;
+  long n = 0;
+  while (same)
+    {
+      ca = fgetc (fa);
+      cb = fgetc (fb);
+      same = ca == cb;
+      if (ca == EOF)
+        break;
+      n++;
+    }
+  if (fa)
+    fclose (fa);
+  if (fb)
+    fclose (fb);
+  return same && n > 0;
+}
+
 /* ---- gspec train on an IAE training config ------------------------------ */
 
 static void
@@ -539,6 +562,23 @@ test_iae_jobs (void)
       CU_ASSERT_EQUAL (gs_iae_get_config (m)->n_layers, 3);
     }
   gs_iae_free (m);
+  /* Two workers train the models side by side: the same files. */
+  {
+    char *out2 = (char *)malloc (strlen (tmp) + 8), p2[4200];
+    static const char *const files[2] = { "ind-Co57.gsia", "j2.gsia" };
+    int f;
+    sprintf (out2, "%s/out2", tmp);
+    o.out_dir = out2;
+    o.threads = 2;
+    CU_ASSERT_EQUAL (gs_iae_jobs_run (&o), GS_OK);
+    for (f = 0; f < 2; f++)
+      {
+        snprintf (path, sizeof path, "%s/models/%s", out, files[f]);
+        snprintf (p2, sizeof p2, "%s/models/%s", out2, files[f]);
+        CU_ASSERT (same_bytes (path, p2));
+      }
+    free (out2);
+  }
   free (cfg);
   /* Bad configs: an unknown nuclide, a bad thickness, a bad layout. */
   snprintf (text, sizeof text,

@@ -69,13 +69,13 @@ typedef struct st_method
   double tol;
   int niter_max_out, max_iter, n_grid;
   double tol_bsp;
-  gs_iae *joint;                 /* semsun-j */
-  size_t map[ST_MAX_NUC];        /* semsun-j: study nuclide -> model comp */
-  size_t Km;                     /* semsun-j: model columns */
-  double *X0m;                   /* semsun-j: n x Km start */
+  gs_iae *joint;          /* semsun-j */
+  size_t map[ST_MAX_NUC]; /* semsun-j: study nuclide -> model comp */
+  size_t Km;              /* semsun-j: model columns */
+  double *X0m;            /* semsun-j: n x Km start */
   size_t maxch_m[GS_SEMSUN_MAX_COLS];
-  gs_iae *ind[ST_MAX_NUC];       /* semsun-i */
-  char source[4096];             /* model path(s), for the report */
+  gs_iae *ind[ST_MAX_NUC]; /* semsun-i */
+  char source[4096];       /* model path(s), for the report */
 } st_method;
 
 typedef struct st_result
@@ -123,15 +123,15 @@ gs_study_opts_init (gs_study_opts *o)
 static st_result *
 st_res (st_study *s, size_t level, size_t method, long i)
 {
-  return s->res + ((level * s->n_methods + method) * (size_t)s->spectra
-                   + (size_t)i);
+  return s->res
+         + ((level * s->n_methods + method) * (size_t)s->spectra + (size_t)i);
 }
 
 /* ---- configuration ------------------------------------------------------ */
 
 static const gs_yschema st_method_keys[] = {
-  { "id", GS_YS_ENUM, 1, 0, 0, "oracle|nnpu|nmf|semsun-j|semsun-i", NULL,
-    NULL, "the method" },
+  { "id", GS_YS_ENUM, 1, 0, 0, "oracle|nnpu|nmf|semsun-j|semsun-i", NULL, NULL,
+    "the method" },
   { "label", GS_YS_STRING, 0, 0, 0, NULL, NULL, NULL, "name in the report" },
   { "iae", GS_YS_STRING, 0, 0, 0, NULL, NULL, NULL,
     "semsun-j: a joint IAE (our model file, or the authors' export "
@@ -144,7 +144,8 @@ static const gs_yschema st_method_keys[] = {
   { "max_iter", GS_YS_INT, 0, 0, 10000000, NULL, NULL, NULL,
     "nmf: iterations" },
   { "n_grid", GS_YS_INT, 0, 3, 1001, NULL, NULL, NULL, "BSP grid" },
-  { "tol_bsp", GS_YS_REAL, 0, 1e-15, 1, NULL, NULL, NULL, "BSP tolerance" },
+  { "tol_bsp", GS_YS_REAL, 0, 1e-15, 1, NULL, NULL, NULL,
+    "Brent's interval tolerance on lambda_0 (default the library's, 1e-5)" },
   { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
 };
 static const gs_yschema st_method_schema
@@ -157,8 +158,7 @@ static const gs_yschema st_study_keys[] = {
     "Monte-Carlo spectra per level" },
   { "totals", GS_YS_SEQ, 1, 0, 0, NULL, NULL, NULL,
     "expected total counts of each level" },
-  { "root", GS_YS_STRING, 1, 0, 0, NULL, NULL, NULL,
-    "GammaBench data folder" },
+  { "root", GS_YS_STRING, 1, 0, 0, NULL, NULL, NULL, "GammaBench data folder" },
   { "nuclides", GS_YS_SEQ, 1, 0, 0, NULL, NULL, NULL, "nuclides" },
   { "weights", GS_YS_SEQ, 1, 0, 0, NULL, NULL, NULL,
     "mixing weights, background first" },
@@ -169,20 +169,18 @@ static const gs_yschema st_study_keys[] = {
   { "start_thickness_index", GS_YS_INT, 1, 0, 95, NULL, NULL, NULL,
     "start thickness" },
   { "threads", GS_YS_INT, 0, 0, 1024, NULL, NULL, NULL, "threads" },
-  { "methods", GS_YS_SEQ, 1, 0, 0, NULL, NULL, &st_method_schema,
-    "methods" },
+  { "methods", GS_YS_SEQ, 1, 0, 0, NULL, NULL, &st_method_schema, "methods" },
   { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
 };
-static const gs_yschema st_outputs_keys[] = {
-  { "dir", GS_YS_STRING, 0, 0, 0, NULL, NULL, NULL, "output folder" },
-  { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
-};
-static const gs_yschema st_root_keys[] = {
-  { "study", GS_YS_MAP, 1, 0, 0, NULL, st_study_keys, NULL,
-    "the Monte-Carlo study" },
-  { "outputs", GS_YS_MAP, 0, 0, 0, NULL, st_outputs_keys, NULL, "outputs" },
-  { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
-};
+static const gs_yschema st_outputs_keys[]
+    = { { "dir", GS_YS_STRING, 0, 0, 0, NULL, NULL, NULL, "output folder" },
+        { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL } };
+static const gs_yschema st_root_keys[]
+    = { { "study", GS_YS_MAP, 1, 0, 0, NULL, st_study_keys, NULL,
+          "the Monte-Carlo study" },
+        { "outputs", GS_YS_MAP, 0, 0, 0, NULL, st_outputs_keys, NULL,
+          "outputs" },
+        { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL } };
 static const gs_yschema st_root_schema
     = { "config", GS_YS_MAP, 1, 0, 0, NULL, st_root_keys, NULL, NULL };
 
@@ -256,7 +254,11 @@ st_parse_method (st_study *s, const gs_ynode *mn, st_method *m)
   m->niter_max_out = 30;
   m->max_iter = 1000;
   m->n_grid = 11;
-  m->tol_bsp = 1e-8;
+  {
+    gs_semsun_opts d;
+    gs_semsun_opts_init (&d);
+    m->tol_bsp = d.tol_bsp; /* the library's (gspec/semsun.h) */
+  }
   if ((v = gs_ynode_get (mn, "tol")))
     gs_ynode_as_double (v, "tol", 0, 1, &m->tol);
   if ((v = gs_ynode_get (mn, "tol_bsp")))
@@ -359,8 +361,7 @@ st_parse_method (st_study *s, const gs_ynode *mn, st_method *m)
             return gs_error (GS_ECONFIG,
                              "semsun-i: %s is a model of %s (%d "
                              "components), not an individual model of %s",
-                             str, cfg->names[0], cfg->n_components,
-                             s->nuc[k]);
+                             str, cfg->names[0], cfg->n_components, s->nuc[k]);
           if (k == 0)
             snprintf (m->source, sizeof m->source, "%s", str);
         }
@@ -417,9 +418,8 @@ st_load_data (st_study *s)
       {
         double *X = pass ? s->X0 : s->T, sum = 0;
         rc = gs_gammabench_read_signature (
-            s->root, s->nuc[k],
-            (size_t)(pass ? s->start_idx : s->truth_idx), 0, s->maxch[k], 1,
-            buf);
+            s->root, s->nuc[k], (size_t)(pass ? s->start_idx : s->truth_idx), 0,
+            s->maxch[k], 1, buf);
         if (rc != GS_OK)
           break;
         for (i = 0; i < ST_N; i++)
@@ -507,9 +507,8 @@ st_parse (st_study *s, const gs_ynode *root)
       if (rc != GS_OK)
         return rc;
       if (n != s->C)
-        return st_positioned (v, GS_ECONFIG,
-                              "'max_channels' needs one value per nuclide",
-                              NULL);
+        return st_positioned (
+            v, GS_ECONFIG, "'max_channels' needs one value per nuclide", NULL);
       for (k = 0; k < s->C; k++)
         s->maxch[k] = (size_t)tmp[k];
     }
@@ -639,16 +638,15 @@ st_run_method (st_worker *wk, size_t mi, st_result *r)
             a0[m->map[k] + 1] = sum / (double)K;
           }
         o.max_channels = m->maxch_m;
-        rc = gs_semsun_bcd (wk->jw[mi], y, ST_N, m->X0m, Km, a0, S, C + 1,
-                            NULL, &o, &fit, wk->X);
+        rc = gs_semsun_bcd (wk->jw[mi], y, ST_N, m->X0m, Km, a0, S, C + 1, NULL,
+                            &o, &fit, wk->X);
         if (rc != GS_OK)
           break;
         a[0] = fit.a[0];
         for (k = 0; k < C; k++)
           {
             a[k + 1] = fit.a[m->map[k] + 1];
-            r->nmse[k]
-                = st_nmse (s->T + k + 1, K, wk->X + m->map[k] + 1, Km);
+            r->nmse[k] = st_nmse (s->T + k + 1, K, wk->X + m->map[k] + 1, Km);
           }
         r->lambda[0] = fit.lambda[0];
         r->iterations = fit.iterations;
@@ -711,11 +709,10 @@ st_worker_main (void *arg)
       level = (size_t)(t / s->spectra);
       i = t % s->spectra;
       scale = s->totals[level];
-      gsl_rng_set (wk->rng,
-                   (unsigned long)gs__mix64 (
-                       s->seed * 0x9E3779B97F4A7C15ULL
-                       ^ gs__mix64 (((unsigned long long)level << 40)
-                                    + (unsigned long long)i)));
+      gsl_rng_set (wk->rng, (unsigned long)gs__mix64 (
+                                s->seed * 0x9E3779B97F4A7C15ULL
+                                ^ gs__mix64 (((unsigned long long)level << 40)
+                                             + (unsigned long long)i)));
       for (j = 0; j < ST_N; j++)
         wk->y[j] = (double)gsl_ran_poisson (wk->rng, scale * s->mu[j]);
       for (mi = 0; mi < s->n_methods; mi++)
@@ -773,8 +770,8 @@ st_worker_init (st_study *s, st_worker *wk)
   wk->pw = gs_poisson_ws_alloc (ST_N, Kmax);
   wk->y = (double *)malloc (ST_N * sizeof (double));
   wk->X = (double *)malloc (ST_N * Kmax * sizeof (double));
-  wk->work = (double *)malloc (gs_nmf_work_doubles (ST_N, Kmax)
-                               * sizeof (double));
+  wk->work
+      = (double *)malloc (gs_nmf_work_doubles (ST_N, Kmax) * sizeof (double));
   wk->rng = gsl_rng_alloc (gsl_rng_mt19937);
   if (!wk->pw || !wk->y || !wk->X || !wk->work || !wk->rng)
     return gs_error (GS_ENOMEM, "study: out of memory");
@@ -789,8 +786,8 @@ st_worker_init (st_study *s, st_worker *wk)
         }
       else if (m->kind == ST_SEMSUN_I)
         {
-          rc = gs_semsun_i_ws_alloc ((const gs_iae *const *)m->ind, s->C,
-                                     ST_N, &wk->iw[mi]);
+          rc = gs_semsun_i_ws_alloc ((const gs_iae *const *)m->ind, s->C, ST_N,
+                                     &wk->iw[mi]);
           if (rc != GS_OK)
             return rc;
         }
@@ -854,19 +851,20 @@ st_report (st_study *s, const char *dir, double wall)
                   s->spectra, s->seed);
   for (k = 0; k < s->C; k++)
     gs__buf_printf (&md, "%s%s", s->nuc[k], k + 1 < s->C ? ", " : "");
-  gs__buf_printf (&md,
-                  " with weights ");
+  gs__buf_printf (&md, " with weights ");
   for (k = 0; k < s->K; k++)
     gs__buf_printf (&md, "%g%s", s->w[k], k + 1 < s->K ? ", " : "");
-  gs__buf_printf (&md,
-                  "; true signatures at %.3g mm of steel, every method "
-                  "started from %.3g mm.  Wall time %.1f s on %d thread(s).\n\n",
-                  gs_gammabench_thickness_mm[s->truth_idx],
-                  gs_gammabench_thickness_mm[s->start_idx], wall, s->threads);
+  gs__buf_printf (
+      &md,
+      "; true signatures at %.3g mm of steel, every method "
+      "started from %.3g mm.  Wall time %.1f s on %d thread(s).\n\n",
+      gs_gammabench_thickness_mm[s->truth_idx],
+      gs_gammabench_thickness_mm[s->start_idx], wall, s->threads);
   gs__buf_printf (&js, "{\n  \"study\": ");
   gs__buf_json_string (&js, s->name);
-  gs__buf_printf (&js, ",\n  \"seed\": %llu,\n  \"spectra\": %ld,\n"
-                       "  \"levels\": [\n",
+  gs__buf_printf (&js,
+                  ",\n  \"seed\": %llu,\n  \"spectra\": %ld,\n"
+                  "  \"levels\": [\n",
                   s->seed, s->spectra);
   gs__buf_puts (&csv, "total,method,spectrum,status,seconds,iterations");
   for (k = 0; k < s->K; k++)
@@ -903,8 +901,7 @@ st_report (st_study *s, const char *dir, double wall)
               for (i = 0; i < s->spectra; i++)
                 v[i] = st_res (s, level, mi, i)->nmse[k];
               q = st_quantiles (v, (size_t)s->spectra);
-              gs__buf_printf (&md, " %.1f [%.1f, %.1f] |", q.med, q.q25,
-                              q.q05);
+              gs__buf_printf (&md, " %.1f [%.1f, %.1f] |", q.med, q.q25, q.q05);
             }
           gs__buf_puts (&md, "\n");
         }
@@ -940,10 +937,9 @@ st_report (st_study *s, const char *dir, double wall)
               for (i = 0; i < s->spectra; i++)
                 v[i] = 100 * (st_res (s, level, mi, i)->a[k] - truth) / truth;
               q = st_quantiles (v, (size_t)s->spectra);
-              gs__buf_printf (&md, " %.2f [%.2f, %.2f] |", q.med, q.q25,
-                              q.q75);
-              gs__buf_printf (&js, "%s\"%s\": {\"median\": ",
-                              k ? ", " : "", k ? s->nuc[k - 1] : "background");
+              gs__buf_printf (&md, " %.2f [%.2f, %.2f] |", q.med, q.q25, q.q75);
+              gs__buf_printf (&js, "%s\"%s\": {\"median\": ", k ? ", " : "",
+                              k ? s->nuc[k - 1] : "background");
               gs__buf_json_number (&js, q.med);
               gs__buf_puts (&js, ", \"q25\": ");
               gs__buf_json_number (&js, q.q25);
@@ -979,16 +975,15 @@ st_report (st_study *s, const char *dir, double wall)
           it = st_quantiles (v, (size_t)s->spectra);
           gs__buf_printf (&md, " %zu | %.2f | %.0f |\n", failed,
                           1e3 * secs / (double)s->spectra, it.med);
-          gs__buf_printf (&js,
-                          "}, \"failed\": %zu, \"cpu_ms_per_spectrum\": ",
-                          failed);
+          gs__buf_printf (
+              &js, "}, \"failed\": %zu, \"cpu_ms_per_spectrum\": ", failed);
           gs__buf_json_number (&js, 1e3 * secs / (double)s->spectra);
           gs__buf_printf (&js, "}%s\n", mi + 1 < s->n_methods ? "," : "");
           for (i = 0; i < s->spectra; i++)
             {
               st_result *r = st_res (s, level, mi, i);
-              gs__buf_printf (&csv, "%.17g,%s,%ld,%d,%.6g,%d", tot, m->label,
-                              i, r->status, r->seconds, r->iterations);
+              gs__buf_printf (&csv, "%.17g,%s,%ld,%d,%.6g,%d", tot, m->label, i,
+                              r->status, r->seconds, r->iterations);
               for (k = 0; k < s->K; k++)
                 gs__buf_printf (&csv, ",%.10g", r->a[k]);
               for (k = 0; k < s->C; k++)
@@ -1095,8 +1090,7 @@ gs_study_run (const gs_study_opts *o)
   s->total_tasks = (long)s->n_levels * s->spectra;
   if (s->threads > s->total_tasks)
     s->threads = (int)s->total_tasks;
-  s->res = (st_result *)calloc (s->n_levels * s->n_methods
-                                    * (size_t)s->spectra,
+  s->res = (st_result *)calloc (s->n_levels * s->n_methods * (size_t)s->spectra,
                                 sizeof (st_result));
   wk = (st_worker *)calloc ((size_t)s->threads, sizeof *wk);
   tid = (pthread_t *)calloc ((size_t)s->threads, sizeof *tid);
