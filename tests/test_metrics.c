@@ -1,10 +1,15 @@
 /* Metrics against hand-computed cases. */
 #include <CUnit/CUnit.h>
 #include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
 #include <gsl/gsl_sf_gamma.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "gspec/metrics.h"
+#include "gspec/status.h"
 #include "test_util.h"
 
 static void
@@ -411,6 +416,123 @@ test_component_accuracy (void)
 }
 
 void gs_test_register_metrics (void);
+/* AUC against its definition: every positive-negative pair (ties 1/2),
+ * and DeLong's standard error from placements counted pair by pair. */
+static void
+brute_auc (size_t n, const double *x, const int *pos, double *auc, double *se)
+{
+  size_t i, j, n1 = 0, n0 = 0;
+  double *v = malloc (n * sizeof *v), m10 = 0, m01 = 0, s10 = 0, s01 = 0;
+  for (i = 0; i < n; i++)
+    n1 += pos[i] != 0;
+  n0 = n - n1;
+  for (i = 0; i < n; i++)
+    {
+      double c = 0;
+      for (j = 0; j < n; j++)
+        if ((pos[i] != 0) != (pos[j] != 0))
+          {
+            double a = pos[i] ? x[i] : x[j], b = pos[i] ? x[j] : x[i];
+            c += a > b ? 1 : a == b ? 0.5 : 0;
+          }
+      v[i] = c / (double)(pos[i] ? n0 : n1);
+      if (pos[i])
+        m10 += v[i];
+      else
+        m01 += v[i];
+    }
+  m10 /= (double)n1;
+  m01 /= (double)n0;
+  for (i = 0; i < n; i++)
+    if (pos[i])
+      s10 += (v[i] - m10) * (v[i] - m10);
+    else
+      s01 += (v[i] - m01) * (v[i] - m01);
+  *auc = m10;
+  *se = sqrt ((n1 > 1 ? s10 / (double)(n1 - 1) : 0) / (double)n1
+              + (n0 > 1 ? s01 / (double)(n0 - 1) : 0) / (double)n0);
+  free (v);
+}
+
+static void
+test_auc (void)
+{
+  gs_auc a;
+  /* Hand case with ties: pairs 1, 1, 1/2, 1, 1/2, 1 -> 5/6; DeLong's
+   * variance 0.0208333/3 + 0.0555556/2 = 5/144. */
+  {
+    const double x[5] = { 0.9, 0.5, 0.5, 0.5, 0.1 };
+    const int p[5] = { 1, 1, 1, 0, 0 };
+    CU_ASSERT_EQUAL_FATAL (gs_metrics_auc (5, x, p, 0.95, &a), GS_OK);
+    CU_ASSERT (fabs (a.auc - 5.0 / 6.0) < 1e-15);
+    CU_ASSERT (fabs (a.se - sqrt (5.0) / 12.0) < 1e-15);
+    CU_ASSERT (fabs (a.lo - (5.0 / 6.0 - 1.959963984540054 * sqrt (5.0) / 12.0))
+               < 1e-12);
+    CU_ASSERT_EQUAL (a.hi, 1.0); /* clipped */
+    CU_ASSERT_EQUAL (a.n_pos, 3);
+    CU_ASSERT_EQUAL (a.n_neg, 2);
+  }
+  /* Perfect, reversed, all tied. */
+  {
+    const double x[6] = { 5, 6, 7, 1, 2, 3 };
+    const int p[6] = { 1, 1, 1, 0, 0, 0 }, q[6] = { 0, 0, 0, 1, 1, 1 };
+    const double t[6] = { 2, 2, 2, 2, 2, 2 };
+    CU_ASSERT_EQUAL (gs_metrics_auc (6, x, p, 0.95, &a), GS_OK);
+    CU_ASSERT_EQUAL (a.auc, 1.0);
+    CU_ASSERT_EQUAL (a.se, 0.0);
+    CU_ASSERT_EQUAL (gs_metrics_auc (6, x, q, 0.95, &a), GS_OK);
+    CU_ASSERT_EQUAL (a.auc, 0.0);
+    CU_ASSERT_EQUAL (a.lo, 0.0);
+    CU_ASSERT_EQUAL (gs_metrics_auc (6, t, p, 0.95, &a), GS_OK);
+    CU_ASSERT_EQUAL (a.auc, 0.5);
+    CU_ASSERT_EQUAL (a.se, 0.0);
+  }
+  /* Random scores with many ties (rounded), unbalanced classes: the
+   * midrank computation equals the pairwise definition. */
+  {
+    gsl_rng *r = gsl_rng_alloc (gsl_rng_mt19937);
+    size_t n = 401, i, rep;
+    double *x = malloc (n * sizeof *x), ba, bs, worst = 0;
+    int *p = malloc (n * sizeof *p);
+    gsl_rng_set (r, 77);
+    for (rep = 0; rep < 20; rep++)
+      {
+        for (i = 0; i < n; i++)
+          {
+            p[i] = gsl_rng_uniform (r) < 0.2 + 0.03 * (double)rep;
+            x[i] = floor (10 * (gsl_ran_gaussian (r, 1.0) + (p[i] ? 0.8 : 0)))
+                   / 10;
+          }
+        CU_ASSERT_EQUAL_FATAL (gs_metrics_auc (n, x, p, 0.9, &a), GS_OK);
+        brute_auc (n, x, p, &ba, &bs);
+        CU_ASSERT (fabs (a.auc - ba) < 1e-12);
+        CU_ASSERT (fabs (a.se - bs) < 1e-12);
+        if (fabs (a.auc - ba) > worst)
+          worst = fabs (a.auc - ba);
+        if (fabs (a.se - bs) > worst)
+          worst = fabs (a.se - bs);
+      }
+    printf ("\n    AUC and DeLong se vs pairwise definition: worst %.1e",
+            worst);
+    free (x);
+    free (p);
+    gsl_rng_free (r);
+  }
+  /* Bad input. */
+  {
+    const double x[3] = { 1, NAN, 2 };
+    const double y[3] = { 1, 2, 3 };
+    const int p[3] = { 1, 0, 1 }, all[3] = { 1, 1, 1 };
+    CU_ASSERT_EQUAL (gs_metrics_auc (3, x, p, 0.95, &a), GS_EBADDATA);
+    GS_ASSERT_CONTAINS (gs_last_error (), "score 1");
+    CU_ASSERT_EQUAL (gs_metrics_auc (3, y, all, 0.95, &a), GS_EINVAL);
+    GS_ASSERT_CONTAINS (gs_last_error (), "0 negatives");
+    CU_ASSERT_EQUAL (gs_metrics_auc (0, y, p, 0.95, &a), GS_EINVAL);
+    CU_ASSERT_EQUAL (gs_metrics_auc (3, y, p, 1.0, &a), GS_EINVAL);
+    CU_ASSERT_EQUAL (gs_metrics_auc (3, NULL, p, 0.95, &a), GS_EINVAL);
+  }
+}
+
 void
 gs_test_register_metrics (void)
 {
@@ -426,4 +548,5 @@ gs_test_register_metrics (void)
   CU_add_test (s, "relative error by counts", test_relerr_by_counts);
   CU_add_test (s, "McNemar", test_mcnemar);
   CU_add_test (s, "per-component accuracy", test_component_accuracy);
+  CU_add_test (s, "ROC AUC and DeLong's standard error", test_auc);
 }

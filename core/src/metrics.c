@@ -636,3 +636,128 @@ gs_metrics_component_accuracy (size_t n, size_t K, const double *truth,
     }
   return GS_OK;
 }
+
+/* Midranks (1-based, ties share their mean rank) of v[idx[0..m)] into
+ * r[idx[...]]; order (m) is scratch for the sort. */
+static int
+auc_midranks (const double *v, const size_t *idx, size_t m, double *r,
+              double *key, size_t *order)
+{
+  size_t i, j, k;
+  for (i = 0; i < m; i++)
+    key[i] = v[idx[i]];
+  gsl_sort_index (order, key, 1, m);
+  for (i = 0; i < m; i = j)
+    {
+      double mid;
+      for (j = i + 1; j < m && key[order[j]] == key[order[i]]; j++)
+        ;
+      mid = 0.5 * ((double)(i + 1) + (double)j);
+      for (k = i; k < j; k++)
+        r[idx[order[k]]] = mid;
+    }
+  return GS_OK;
+}
+
+int
+gs_metrics_auc (size_t n, const double *score, const int *positive, double conf,
+                gs_auc *out)
+{
+  size_t i, n1 = 0, n0 = 0, *all = NULL, *pos = NULL, *neg = NULL,
+            *order = NULL;
+  double *r_all = NULL, *r_own = NULL, *key = NULL, sum = 0;
+  double m10 = 0, m01 = 0, s10 = 0, s01 = 0, z;
+  int rc = GS_OK;
+  if (!score || !positive || !out)
+    return gs_error (GS_EINVAL, "gs_metrics_auc: NULL argument");
+  if (!(conf > 0 && conf < 1))
+    return gs_error (GS_EINVAL,
+                     "gs_metrics_auc: confidence %g; give a value in (0, 1)",
+                     conf);
+  for (i = 0; i < n; i++)
+    {
+      if (!isfinite (score[i]))
+        return gs_error (GS_EBADDATA,
+                         "gs_metrics_auc: score %zu is %g; scores must be "
+                         "finite",
+                         i, score[i]);
+      if (positive[i])
+        n1++;
+      else
+        n0++;
+    }
+  if (n1 == 0 || n0 == 0)
+    return gs_error (GS_EINVAL,
+                     "gs_metrics_auc: %zu positives and %zu negatives; the "
+                     "AUC needs at least one of each",
+                     n1, n0);
+  all = malloc (n * sizeof *all);
+  pos = malloc (n1 * sizeof *pos);
+  neg = malloc (n0 * sizeof *neg);
+  order = malloc (n * sizeof *order);
+  r_all = malloc (n * sizeof *r_all);
+  r_own = malloc (n * sizeof *r_own);
+  key = malloc (n * sizeof *key);
+  if (!all || !pos || !neg || !order || !r_all || !r_own || !key)
+    {
+      rc = gs_error (GS_ENOMEM, "gs_metrics_auc: out of memory (%zu scores)",
+                     n);
+      goto done;
+    }
+  n1 = n0 = 0;
+  for (i = 0; i < n; i++)
+    {
+      all[i] = i;
+      if (positive[i])
+        pos[n1++] = i;
+      else
+        neg[n0++] = i;
+    }
+  auc_midranks (score, all, n, r_all, key, order);
+  auc_midranks (score, pos, n1, r_own, key, order);
+  auc_midranks (score, neg, n0, r_own, key, order);
+  /* Placements: V10_i = share of negatives below positive i (ties 1/2),
+   * V01_j = share of positives above negative j. */
+  for (i = 0; i < n1; i++)
+    {
+      double v = (r_all[pos[i]] - r_own[pos[i]]) / (double)n0;
+      sum += r_all[pos[i]];
+      r_own[pos[i]] = v;
+      m10 += v;
+    }
+  for (i = 0; i < n0; i++)
+    {
+      double v = 1.0 - (r_all[neg[i]] - r_own[neg[i]]) / (double)n1;
+      r_own[neg[i]] = v;
+      m01 += v;
+    }
+  m10 /= (double)n1;
+  m01 /= (double)n0;
+  for (i = 0; i < n1; i++)
+    s10 += (r_own[pos[i]] - m10) * (r_own[pos[i]] - m10);
+  for (i = 0; i < n0; i++)
+    s01 += (r_own[neg[i]] - m01) * (r_own[neg[i]] - m01);
+  s10 = n1 > 1 ? s10 / (double)(n1 - 1) : 0;
+  s01 = n0 > 1 ? s01 / (double)(n0 - 1) : 0;
+  out->n_pos = n1;
+  out->n_neg = n0;
+  out->auc
+      = (sum - 0.5 * (double)n1 * (double)(n1 + 1)) / ((double)n1 * (double)n0);
+  out->se = sqrt (s10 / (double)n1 + s01 / (double)n0);
+  z = gsl_cdf_ugaussian_Pinv (0.5 + 0.5 * conf);
+  out->lo = out->auc - z * out->se;
+  out->hi = out->auc + z * out->se;
+  if (out->lo < 0)
+    out->lo = 0;
+  if (out->hi > 1)
+    out->hi = 1;
+done:
+  free (all);
+  free (pos);
+  free (neg);
+  free (order);
+  free (r_all);
+  free (r_own);
+  free (key);
+  return rc;
+}

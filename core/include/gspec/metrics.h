@@ -196,6 +196,23 @@ int gs_metrics_mcnemar (size_t n, const int *correct_a,
 int gs_metrics_component_accuracy (size_t n, size_t K, const double *truth,
                                    const int *present, gs_rate *out);
 
+/* Area under the ROC curve of a score against a binary truth (outlier
+ * detection, detection scores): AUC = P(score of a positive > score of a
+ * negative) + P(tie) / 2, from midranks (Mann-Whitney).  se is DeLong's
+ * standard error (DeLong, DeLong & Clarke-Pearson 1988: the variances of
+ * the per-case placement values, from the same midranks); lo / hi the
+ * normal interval auc -+ z se at confidence conf, clipped to [0, 1].
+ * positive[i] != 0 marks the positives.  Non-finite scores are an error
+ * naming the index; so are fewer than one positive or one negative. */
+typedef struct gs_auc
+{
+  double auc, se, lo, hi;
+  size_t n_pos, n_neg;
+} gs_auc;
+
+int gs_metrics_auc (size_t n, const double *score, const int *positive,
+                    double conf, gs_auc *out);
+
 #ifdef __cplusplus
 }
 #endif
