@@ -232,7 +232,7 @@ ij_train_one (const ij_job *j, const gs_ynode *mn, const char *file,
   double *nm = NULL, lam[GS_IAE_MAX_ANCHORS];
   const gs_ynode *v;
   size_t per = (size_t)L * (size_t)C, i;
-  int lo = 0, hi = 0, k, t, cnt, ints[GS_IAE_MAX_LAYERS], rc;
+  int k, t, cnt, ints[GS_IAE_MAX_LAYERS], rc;
   gs__buf curve;
   ij_ctx ctx;
   char *path = NULL, *mdir = NULL;
@@ -307,15 +307,7 @@ ij_train_one (const ij_job *j, const gs_ynode *mn, const char *file,
                                  j->n_train, fam);
   if (rc != GS_OK)
     goto done;
-  for (t = 1; t < j->n_train; t++)
-    {
-      if (j->train_idx[t] < j->train_idx[lo])
-        lo = t;
-      if (j->train_idx[t] > j->train_idx[hi])
-        hi = t;
-    }
-  memcpy (anc, fam + (size_t)lo * per, per * sizeof (float));
-  memcpy (anc + per, fam + (size_t)hi * per, per * sizeof (float));
+  gs_iae_family_anchors (fam, per, j->train_idx, j->n_train, anc);
   gs_nn_opts_init (&no);
   no.seed = seed;
   rc = gs_iae_create (&cfg, anc, &no, &m);

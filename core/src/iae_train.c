@@ -1079,6 +1079,22 @@ gs_iae_train (gs_iae *m, const float *x, int n, int length, int n_components,
 /* ---- GammaBench families ------------------------------------------------ */
 
 void
+gs_iae_family_anchors (const float *family, size_t per, const int *thickness,
+                       int n, float *anchors)
+{
+  int i, lo = 0, hi = 0;
+  for (i = 1; i < n; i++)
+    {
+      if (thickness[i] < thickness[lo])
+        lo = i;
+      if (thickness[i] > thickness[hi])
+        hi = i;
+    }
+  memcpy (anchors, family + (size_t)lo * per, per * sizeof (float));
+  memcpy (anchors + per, family + (size_t)hi * per, per * sizeof (float));
+}
+
+void
 gs_iae_individual_layout (gs_iae_config *cfg)
 {
   static const int fs_long[6] = { 4, 4, 6, 6, 6, 8 };

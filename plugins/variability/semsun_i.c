@@ -255,7 +255,7 @@ si_train (void *vstate, const gs_dataset *train, const gs_dataset *valid)
 {
   si_state_t *s = (si_state_t *)vstate;
   char root[4096];
-  int idx[96], n_idx, rc, i;
+  int idx[96], n_idx, rc;
   size_t k;
   (void)valid;
   rc = si_family_root (s, root, sizeof root);
@@ -272,7 +272,7 @@ si_train (void *vstate, const gs_dataset *train, const gs_dataset *valid)
       const char *name = s->lib->names[k + 1];
       const char *names[1];
       size_t mc = gs_gammabench_max_channel (name);
-      int L = (int)mc, lo = 0, hi = 0;
+      int L = (int)mc;
       gs_iae_config cfg;
       gs_iae_train_opts to;
       gs_iae_train_report rep;
@@ -311,16 +311,7 @@ si_train (void *vstate, const gs_dataset *train, const gs_dataset *valid)
                                         "(library component %zu) under %s",
                                   name, k + 1, root);
         }
-      for (i = 1; i < n_idx; i++)
-        {
-          if (idx[i] < idx[lo])
-            lo = i;
-          if (idx[i] > idx[hi])
-            hi = i;
-        }
-      memcpy (anc, fam + (size_t)lo * (size_t)L, (size_t)L * sizeof (float));
-      memcpy (anc + L, fam + (size_t)hi * (size_t)L,
-              (size_t)L * sizeof (float));
+      gs_iae_family_anchors (fam, (size_t)L, idx, n_idx, anc);
       gs_iae_config_init (&cfg);
       cfg.n_components = 1;
       snprintf (cfg.names[0], sizeof cfg.names[0], "%s", name);

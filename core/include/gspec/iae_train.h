@@ -149,6 +149,13 @@ extern "C"
                                 int length, const int *thickness, int n,
                                 float *out);
 
+  /* anchors (2 x per floats) = the members of family (n x per floats,
+   * e.g. from gs_iae_family_gammabench) at the smallest and the largest
+   * of thickness[0..n) (the first on ties): the anchors gs_iae_create
+   * takes for a family's thinnest and thickest members. */
+  void gs_iae_family_anchors (const float *family, size_t per,
+                              const int *thickness, int n, float *anchors);
+
   /* The SEMSUN paper's individual-model layout for cfg->length channels
    * (sets n_layers, fsize, fstride, fnum, rho): kernels 4 4 6 6 6 8,
    * strides 1 1 2 2 4 4, channels 12 12 12 16 16 16 from 200 channels on;
