@@ -483,8 +483,10 @@ static int
 sds_spectrum (void *ctx, size_t index, double *out)
 {
   gs_spectra_ds *ds = (gs_spectra_ds *)ctx;
-  if (index >= ds->s->n_spectra)
+  if (index >= (ds->rows ? ds->n_rows : ds->s->n_spectra))
     return gs_error (GS_EINVAL, "index %zu out of range", index);
+  if (ds->rows)
+    index = ds->rows[index];
   memcpy (out, ds->s->counts + index * ds->s->n_channels,
           ds->s->n_channels * sizeof (double));
   return GS_OK;
@@ -496,8 +498,34 @@ sds_truth (void *ctx, size_t index, double *out)
   gs_spectra_ds *ds = (gs_spectra_ds *)ctx;
   if (!ds->has_truth)
     return gs_error (GS_EUNSUPPORTED, "this set carries no truth");
+  if (index >= (ds->rows ? ds->n_rows : ds->s->n_spectra))
+    return gs_error (GS_EINVAL, "index %zu out of range", index);
+  if (ds->rows)
+    index = ds->rows[index];
   memcpy (out, ds->truth + index * ds->K, ds->K * sizeof (double));
   return GS_OK;
+}
+
+/* Flags row i as holding the unknown label `name` and adds the name to
+ * the list once. */
+static int
+note_unknown (gs_spectra_ds *ds, size_t n, size_t i, const char *name)
+{
+  size_t len = strlen (name);
+  const char *p;
+  if (!ds->unknown && !(ds->unknown = calloc (n, sizeof (int))))
+    return gs_error (GS_ENOMEM, "out of memory");
+  if (!ds->unknown[i])
+    ds->n_unknown++;
+  ds->unknown[i] = 1;
+  for (p = ds->unknown_names; p && (p = strstr (p, name)) != NULL; p += len)
+    if ((p == ds->unknown_names || p[-1] == ' ')
+        && (p[len] == ',' || p[len] == '\0'))
+      return GS_OK;
+  p = ds->unknown_names;
+  ds->unknown_names = p ? gs__asprintf ("%s, %s", p, name) : gs__strdup (name);
+  free ((char *)p);
+  return ds->unknown_names ? GS_OK : gs_error (GS_ENOMEM, "out of memory");
 }
 
 int
@@ -535,17 +563,20 @@ gs_spectra_ds_init (gs_spectra_ds *ds, const gs_spectra *s,
               size_t len = plus ? (size_t)(plus - p) : strlen (p);
               char *name = gs__strndup (p, len);
               long c = name ? gs_library_find (lib, name) : -1;
-              if (c < 0 && name && strcmp (name, "background") != 0
-                  && *name)
+              if (!name)
                 {
-                  int rc = gs_error (
-                      GS_EBADDATA,
-                      "%s: row %zu has label '%s', which is not a "
-                      "component of the library",
-                      s->source ? s->source : "spectra", i, name);
-                  free (name);
                   gs_spectra_ds_fini (ds);
-                  return rc;
+                  return gs_error (GS_ENOMEM, "out of memory");
+                }
+              if (c < 0 && strcmp (name, "background") != 0 && *name)
+                {
+                  int rc = note_unknown (ds, s->n_spectra, i, name);
+                  if (rc != GS_OK)
+                    {
+                      free (name);
+                      gs_spectra_ds_fini (ds);
+                      return rc;
+                    }
                 }
               if (c >= 0)
                 ds->truth[i * K + (size_t)c] = 1.0;
@@ -563,6 +594,28 @@ gs_spectra_ds_fini (gs_spectra_ds *ds)
 {
   free (ds->truth);
   ds->truth = NULL;
+  free (ds->unknown);
+  ds->unknown = NULL;
+  free (ds->unknown_names);
+  ds->unknown_names = NULL;
+  free (ds->rows);
+  ds->rows = NULL;
+  ds->n_rows = 0;
+}
+
+int
+gs_spectra_ds_known_only (gs_spectra_ds *ds)
+{
+  size_t i, n = ds->s->n_spectra;
+  free (ds->rows);
+  ds->rows = malloc ((n ? n : 1) * sizeof *ds->rows);
+  if (!ds->rows)
+    return gs_error (GS_ENOMEM, "out of memory");
+  ds->n_rows = 0;
+  for (i = 0; i < n; i++)
+    if (!ds->unknown || !ds->unknown[i])
+      ds->rows[ds->n_rows++] = i;
+  return GS_OK;
 }
 
 gs_dataset
@@ -571,7 +624,7 @@ gs_spectra_ds_dataset (gs_spectra_ds *ds)
   gs_dataset d;
   memset (&d, 0, sizeof d);
   d.struct_size = (uint32_t)sizeof d;
-  d.n_spectra = ds->s->n_spectra;
+  d.n_spectra = ds->rows ? ds->n_rows : ds->s->n_spectra;
   d.n_channels = ds->s->n_channels;
   d.n_components = ds->K;
   d.ctx = ds;

@@ -59,8 +59,8 @@ int gs_predictions_write_json (const gs_predictions *p,
 /* A dataset over read spectra; truth (when the set has counts_<name>
  * columns or labels) is mapped onto the library's component names:
  * counts columns give counts, labels give 1 for present components.
- * has_truth reports whether any truth was found; unknown label names are
- * an error naming the row. */
+ * has_truth reports whether any truth was found; rows with label names
+ * that are not library components are flagged in `unknown`. */
 typedef struct gs_spectra_ds
 {
   const gs_spectra *s;
@@ -68,7 +68,22 @@ typedef struct gs_spectra_ds
   double *truth; /* n x K */
   int has_truth;
   int truth_is_counts;
+  /* Labels that name no library component (other than "background"):
+   * unknown[i] = 1 for such a row, whose truth keeps only its known
+   * components.  Evaluations count these rows as outliers (nuclides never
+   * seen in training).  NULL when every label is known. */
+  int *unknown;
+  size_t n_unknown;
+  char *unknown_names; /* the distinct unknown labels, ", "-joined */
+  /* With gs_spectra_ds_known_only: the dataset shows these rows only. */
+  size_t *rows;
+  size_t n_rows;
 } gs_spectra_ds;
+
+/* Restricts the gs_dataset view to the rows without unknown labels (for
+ * training: a nuclide the library does not name cannot be learnt, and
+ * its spectra must not pass for background). */
+int gs_spectra_ds_known_only (gs_spectra_ds *ds);
 
 int gs_spectra_ds_init (gs_spectra_ds *ds, const gs_spectra *s,
                         const gs_library *lib);

@@ -12,8 +12,11 @@
 /* ---- Library files ---------------------------------------------------- */
 
 static const gs_yschema library_keys[] = {
-  { "source", GS_YS_ENUM, 1, 0, -1, "gammabench|embedded", NULL, NULL,
-    "where the signatures come from" },
+  { "source", GS_YS_ENUM, 1, 0, -1, "gammabench|embedded|labelled|inline",
+    NULL, NULL,
+    "where the signatures come from: GammaBench Geant4 files, the "
+    "embedded detector model, class means of labelled sets, or the "
+    "numbers themselves (gspec export-library)" },
   { "description", GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL, "free text" },
   { "nuclides", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
     &(const gs_yschema){ NULL, GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
@@ -47,6 +50,35 @@ static const gs_yschema library_keys[] = {
     "steel shell thickness in mm (embedded)" },
   { "gain_shift", GS_YS_REAL, 0, -0.5, 0.5, NULL, NULL, NULL,
     "gain shift alpha, E -> E (1 - alpha) (embedded)" },
+  /* labelled */
+  { "sets", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
+                         "labelled set" },
+    "labelled sets whose class means are the signatures (labelled)" },
+  { "calibration", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_REAL, 0, -1e6, 1e6, NULL, NULL, NULL,
+                         "coefficient" },
+    "[offset, slope, quad]: the grid, E(ch) = offset + slope ch + quad "
+    "ch^2 keV at channel centres (labelled; default gamma_flow's "
+    "[-12.0, 8.15, 0.0012])" },
+  { "rebin", GS_YS_ENUM, 0, 0, -1, "overlap|linear", NULL, NULL,
+    "how the sets reach the grid: count-conserving overlap or gamma_flow's "
+    "linear interpolation (labelled; default overlap)" },
+  /* inline */
+  { "names", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
+                         "name" },
+    "component names, background first (inline)" },
+  { "energy_edges", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_REAL, 0, -1e9, 1e9, NULL, NULL, NULL,
+                         "keV" },
+    "channels + 1 increasing edges in keV (inline)" },
+  { "signatures", GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+    &(const gs_yschema){ NULL, GS_YS_SEQ, 0, 0, -1, NULL, NULL,
+                         &(const gs_yschema){ NULL, GS_YS_REAL, 0, 0, 1e300,
+                                              NULL, NULL, NULL, "value" },
+                         "one component's values per channel" },
+    "one list per component, in the order of 'names' (inline)" },
   { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
 };
 
@@ -74,6 +106,151 @@ resolve_path (const char *base_dir, const char *p, char **out)
   *out = (p[0] == '/' || !base_dir) ? gs__strdup (p)
                                     : gs__path_join (base_dir, p);
   return *out ? GS_OK : gs_error (GS_ENOMEM, "out of memory");
+}
+
+/* library: {source: labelled, sets, nuclides, calibration, channels,
+ * rebin}: class means of labelled sets (gs_library_from_sets). */
+static int
+load_labelled (const gs_ynode *node, const char *base_dir, const char *where,
+               gs_library **out)
+{
+  gs_labelled_lib_opts o;
+  const gs_ynode *n;
+  char **paths = NULL;
+  const char **names = NULL;
+  size_t i, nn = 0;
+  long v;
+  int rc = GS_OK;
+  memset (&o, 0, sizeof o);
+  o.calib.offset = -12.0; /* gamma_flow's std_calib */
+  o.calib.slope = 8.15;
+  o.calib.quad = 0.0012;
+  o.n_channels = 256;
+  o.mode = GS_REBIN_OVERLAP;
+  n = gs_ynode_get (node, "sets");
+  if (!n || n->n == 0)
+    return gs_error (GS_ECONFIG,
+                     "%s: a labelled library needs 'sets', the labelled "
+                     "sets whose class means are the signatures (e.g. "
+                     "${GSPEC_DATA}/gamma_flow/Am241_simulated)",
+                     where);
+  if (!gs_ynode_get (node, "nuclides"))
+    return gs_error (GS_ECONFIG,
+                     "%s: a labelled library needs 'nuclides', the labels "
+                     "that become components after the background",
+                     where);
+  paths = calloc (n->n, sizeof *paths);
+  if (!paths)
+    return gs_error (GS_ENOMEM, "out of memory");
+  for (i = 0; i < n->n && rc == GS_OK; i++)
+    rc = resolve_path (base_dir, n->items[i]->value, &paths[i]);
+  o.sets = (const char *const *)paths;
+  o.n_sets = n->n;
+  names = string_list (gs_ynode_get (node, "nuclides"), &nn);
+  o.nuclides = names;
+  o.n_nuclides = nn;
+  if ((n = gs_ynode_get (node, "calibration")) != NULL)
+    {
+      if (n->n != 3)
+        {
+          char w2[512];
+          gs_ynode_where (n, w2, sizeof w2);
+          rc = gs_error (GS_ECONFIG,
+                         "%s: 'calibration' must be [offset, slope, quad] "
+                         "in keV, got %zu values",
+                         w2, n->n);
+        }
+      else
+        {
+          gs_ynode_as_double (n->items[0], "offset", -1e6, 1e6,
+                              &o.calib.offset);
+          gs_ynode_as_double (n->items[1], "slope", -1e6, 1e6,
+                              &o.calib.slope);
+          gs_ynode_as_double (n->items[2], "quad", -1e6, 1e6, &o.calib.quad);
+        }
+    }
+  if ((n = gs_ynode_get (node, "channels")) != NULL)
+    {
+      gs_ynode_as_long (n, "channels", 1, 65536, &v);
+      o.n_channels = (size_t)v;
+    }
+  if ((n = gs_ynode_get (node, "rebin")) != NULL)
+    o.mode = strcmp (n->value, "linear") == 0 ? GS_REBIN_LINEAR
+                                              : GS_REBIN_OVERLAP;
+  if (rc == GS_OK && !names)
+    rc = gs_error (GS_ENOMEM, "out of memory");
+  if (rc == GS_OK)
+    {
+      rc = gs_library_from_sets (&o, out);
+      if (rc != GS_OK)
+        gs_error_prefix (rc, "%s: labelled library", where);
+    }
+  for (i = 0; i < o.n_sets; i++)
+    free (paths[i]);
+  free (paths);
+  free (names);
+  return rc;
+}
+
+/* library: {source: inline, names, energy_edges, signatures}: the numbers
+ * themselves (gs_library_write_inline writes this form). */
+static int
+load_inline (const gs_ynode *node, const char *where, gs_library **out)
+{
+  const gs_ynode *names = gs_ynode_get (node, "names");
+  const gs_ynode *edges = gs_ynode_get (node, "energy_edges");
+  const gs_ynode *sig = gs_ynode_get (node, "signatures");
+  gs_library *lib;
+  size_t C, K, j, c;
+  int rc = GS_OK;
+  *out = NULL;
+  if (!names || !edges || !sig)
+    return gs_error (GS_ECONFIG,
+                     "%s: an inline library needs 'names', 'energy_edges' "
+                     "and 'signatures' (gspec export-library writes them)",
+                     where);
+  K = names->n;
+  C = edges->n ? edges->n - 1 : 0;
+  if (K == 0 || C == 0 || sig->n != K)
+    return gs_error (GS_ECONFIG,
+                     "%s: inline library with %zu names, %zu energy edges "
+                     "and %zu signature lists; give one list per name and "
+                     "channels + 1 edges",
+                     where, K, edges->n, sig->n);
+  lib = gs_library_alloc (C, K);
+  if (!lib)
+    return GS_ENOMEM;
+  for (c = 0; c <= C; c++)
+    gs_ynode_as_double (edges->items[c], "energy_edges", -1e9, 1e9,
+                        &lib->energy_edges[c]);
+  for (j = 0; j < K && rc == GS_OK; j++)
+    {
+      const gs_ynode *col = sig->items[j];
+      rc = gs_library_set_name (lib, j, names->items[j]->value);
+      if (rc == GS_OK && col->n != C)
+        {
+          char w2[512];
+          gs_ynode_where (col, w2, sizeof w2);
+          rc = gs_error (GS_ECONFIG,
+                         "%s: signature of '%s' has %zu values but there "
+                         "are %zu channels (energy_edges has %zu)",
+                         w2, names->items[j]->value, col->n, C, C + 1);
+        }
+      for (c = 0; rc == GS_OK && c < C; c++)
+        gs_ynode_as_double (col->items[c], "signature", 0, 1e300,
+                            &lib->signatures[c * K + j]);
+    }
+  if (rc == GS_OK)
+    rc = gs_library_check (lib);
+  if (rc != GS_OK)
+    {
+      gs_error_prefix (rc, "%s: inline library", where);
+      gs_library_free (lib);
+      return rc;
+    }
+  lib->description = gs__strdup ("inline library");
+  *out = lib;
+  return GS_OK;
 }
 
 int
@@ -169,6 +346,10 @@ gs_library_load_node (const gs_ynode *node, const char *base_dir,
       free (root);
       return rc;
     }
+  else if (strcmp (src->value, "labelled") == 0)
+    return load_labelled (node, base_dir, where, out);
+  else if (strcmp (src->value, "inline") == 0)
+    return load_inline (node, where, out);
   else
     {
       gs_embedded_opts o;
@@ -254,8 +435,13 @@ static const gs_yschema dataset_keys[] = {
     "what the set is used for (default test)" },
   { "generate", GS_YS_MAP, 0, 0, -1, NULL, generate_keys, NULL,
     "synthetic mixtures drawn from the library" },
-  { "path", GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
-    "a labelled set (NAME.counts.npy + NAME.meta.csv) or a text file" },
+  { "path", GS_YS_ANY, 0, 0, -1, NULL, NULL, NULL,
+    "a labelled set (NAME.counts.npy + NAME.meta.csv) or a text file, or a "
+    "list of labelled sets joined in order; sets with calibration columns "
+    "are rebinned onto the library grid" },
+  { "group_by", GS_YS_STRING, 0, 0, -1, NULL, NULL, NULL,
+    "test set: a meta column (e.g. detector) whose values break the "
+    "metrics down" },
   { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
 };
 
@@ -350,6 +536,10 @@ static const gs_yschema experiment_keys[] = {
   { "methods", GS_YS_ANY, 1, 0, -1, NULL, NULL, NULL,
     "a list of {id, params}, or 'all-untrained'" },
   { "outputs", GS_YS_MAP, 0, 0, -1, NULL, outputs_keys, NULL, "outputs" },
+  { "rebin", GS_YS_ENUM, 0, 0, -1, "overlap|linear", NULL, NULL,
+    "how sets with an energy calibration reach the library grid: "
+    "count-conserving overlap (default) or gamma_flow's linear "
+    "interpolation" },
   { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
 };
 
@@ -379,7 +569,12 @@ gs_experiment_free (gs_experiment *e)
   if (!e)
     return;
   for (i = 0; i < e->n_datasets; i++)
-    free (e->datasets[i].path);
+    {
+      size_t j;
+      for (j = 0; j < e->datasets[i].n_paths; j++)
+        free (e->datasets[i].paths[j]);
+      free (e->datasets[i].paths);
+    }
   free (e->datasets);
   free (e->methods);
   free (e->scenario_root);
@@ -714,9 +909,43 @@ gs_experiment_load (const char *path, char *const *overrides,
         }
       else
         {
-          rc = resolve_path (e->dir, p->value, &ds->path);
-          if (rc != GS_OK)
-            goto fail;
+          const gs_ynode *x;
+          size_t np = p->kind == GS_YNODE_SEQUENCE ? p->n : 1;
+          if (p->kind == GS_YNODE_MAPPING || np == 0)
+            {
+              gs_ynode_where (p, w, sizeof w);
+              rc = gs_error (GS_ECONFIG,
+                             "%s: 'path' of dataset '%s' must be a file or "
+                             "a non-empty list of labelled sets",
+                             w, ds->name);
+              goto fail;
+            }
+          ds->paths = calloc (np, sizeof *ds->paths);
+          if (!ds->paths)
+            {
+              rc = gs_error (GS_ENOMEM, "out of memory");
+              goto fail;
+            }
+          for (j = 0; j < np; j++)
+            {
+              const gs_ynode *item
+                  = p->kind == GS_YNODE_SEQUENCE ? p->items[j] : p;
+              if (item->kind != GS_YNODE_SCALAR)
+                {
+                  gs_ynode_where (item, w, sizeof w);
+                  rc = gs_error (GS_ECONFIG,
+                                 "%s: every 'path' entry of dataset '%s' "
+                                 "must be a file name",
+                                 w, ds->name);
+                  goto fail;
+                }
+              rc = resolve_path (e->dir, item->value, &ds->paths[j]);
+              if (rc != GS_OK)
+                goto fail;
+              ds->n_paths++;
+            }
+          if ((x = gs_ynode_get (d, "group_by")) != NULL)
+            ds->group_by = x->value;
         }
     }
 
@@ -780,6 +1009,10 @@ methods:
       goto fail;
     }
 
+  e->rebin_mode = GS_REBIN_OVERLAP;
+  if ((n = gs_ynode_get (e->root, "rebin")) != NULL)
+    e->rebin_mode = strcmp (n->value, "linear") == 0 ? GS_REBIN_LINEAR
+                                                     : GS_REBIN_OVERLAP;
   e->write_predictions = 1;
   if ((n = gs_ynode_get (e->root, "outputs")) != NULL)
     {

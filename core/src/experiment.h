@@ -24,7 +24,12 @@ typedef struct gs_exp_dataset
   gs_exp_role role;
   int generated;         /* 1: synthetic (gen), 0: read from path */
   gs_synth_opts gen;
-  char *path;            /* resolved path, owned */
+  char **paths;          /* resolved paths of the sets joined into this
+                            dataset (one or more), owned */
+  size_t n_paths;
+  const char *group_by;  /* meta column that breaks the test metrics
+                            down (e.g. detector), or NULL; owned by the
+                            tree */
 } gs_exp_dataset;
 
 typedef struct gs_exp_method
@@ -66,6 +71,7 @@ typedef struct gs_experiment
   char *out_dir;        /* resolved against the current directory */
   int write_predictions;
   int write_spectra;    /* outputs.spectra: datasets as labelled sets */
+  int rebin_mode;       /* gs_rebin_mode for sets with a calibration */
 } gs_experiment;
 
 /* Loads, applies the overrides in order, checks the schema and resolves

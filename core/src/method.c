@@ -147,6 +147,44 @@ gs_method_save (const gs_method *m, FILE *out)
 }
 
 int
+gs_method_signatures (const gs_method *m, size_t K, double *out)
+{
+  int (*sig) (const void *, double *) = GS_METHOD_SIGNATURES (m->type);
+  size_t C = m->n_channels, c, k;
+  int rc;
+  if (!sig)
+    return gs_error (GS_EUNSUPPORTED,
+                     "method '%s' learns no signatures of its own (only "
+                     "methods with the ABI 1.2 signatures callback, e.g. "
+                     "ml.gammaflow, can be exported or denoise)",
+                     m->type->id);
+  gs_error_clear ();
+  rc = wrap (m, sig (m->state, out), "signatures");
+  if (rc != GS_OK)
+    return rc;
+  for (k = 0; k < K; k++)
+    {
+      double sum = 0.0;
+      for (c = 0; c < C; c++)
+        {
+          double v = out[c * K + k];
+          if (!isfinite (v) || v < 0.0)
+            return gs_error (GS_EPLUGIN,
+                             "method '%s': learnt signature %zu has %g at "
+                             "channel %zu (must be finite and >= 0)",
+                             m->type->id, k, v, c);
+          sum += v;
+        }
+      if (fabs (sum - 1.0) > 1e-9)
+        return gs_error (GS_EPLUGIN,
+                         "method '%s': learnt signature %zu sums to %.12g, "
+                         "not 1",
+                         m->type->id, k, sum);
+    }
+  return GS_OK;
+}
+
+int
 gs_method_load (gs_method *m, FILE *in)
 {
   if (!m->type->load)

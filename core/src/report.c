@@ -2249,3 +2249,26 @@ gs_report_write (const gs_report_input *in, gs__buf *md, gs__buf *json)
   free_rep (&r);
   return st;
 }
+
+int
+gs_report_write_table (const char *out_dir, const char *name,
+                       const gs__buf *b)
+{
+  char *dir, *path;
+  int st;
+  if (b->failed)
+    return oom ();
+  dir = gs__path_join (out_dir, "tables");
+  if (!dir)
+    return oom ();
+  st = gs__mkdirs (dir);
+  path = st == GS_OK ? gs__path_join (dir, name) : NULL;
+  free (dir);
+  if (st != GS_OK)
+    return st;
+  if (!path)
+    return oom ();
+  st = gs__write_file_atomic (path, b->data ? b->data : "", b->len);
+  free (path);
+  return st;
+}

@@ -82,4 +82,8 @@ int gs_report_write (const gs_report_input *in, gs__buf *md, gs__buf *json);
 /* A rate as JSON: {"value": v, "k": k, "n": n, "ci95": [lo, hi]}. */
 void gs_report_json_rate (gs__buf *b, const gs_rate *r);
 
+/* Writes OUT_DIR/tables/NAME from b (creating tables/), atomically. */
+int gs_report_write_table (const char *out_dir, const char *name,
+                           const gs__buf *b);
+
 #endif

@@ -36,6 +36,7 @@
 #include "gspec/spectra.h"
 #include "gspec/synth.h"
 #include "report.h"
+#include "report_labelled.h"
 #include "util.h"
 
 #define NONE ((size_t)-1)
@@ -241,6 +242,48 @@ load_scenario (run_ctx *c)
   return GS_OK;
 }
 
+/* Reads a dataset's sets, puts each on the library grid (rebinning those
+ * with a calibration) and joins them. */
+static int
+read_sets (const run_ctx *c, const gs_exp_dataset *cf, gs_spectra **out)
+{
+  gs_spectra **parts = calloc (cf->n_paths, sizeof *parts);
+  size_t j;
+  int rc = GS_OK;
+  if (!parts)
+    return gs_error (GS_ENOMEM, "out of memory");
+  for (j = 0; j < cf->n_paths && rc == GS_OK; j++)
+    {
+      gs_rebin_report rep;
+      rc = gs_spectra_read (cf->paths[j], &parts[j]);
+      if (rc == GS_OK)
+        rc = gs_spectra_to_library_grid (parts[j], c->lib,
+                                         (gs_rebin_mode)c->e->rebin_mode,
+                                         &rep);
+      if (rc == GS_OK && rep.input > 0)
+        gs_log (GS_LOG_DEBUG, NULL,
+                "%s: rebinned onto the library grid (%s), %.6g of %.6g "
+                "counts below and %.6g above the grid",
+                cf->paths[j],
+                c->e->rebin_mode == GS_REBIN_LINEAR ? "linear" : "overlap",
+                rep.underflow, rep.input, rep.overflow);
+    }
+  if (rc == GS_OK)
+    {
+      if (cf->n_paths == 1)
+        {
+          *out = parts[0];
+          parts[0] = NULL;
+        }
+      else
+        rc = gs_spectra_concat (parts, cf->n_paths, out);
+    }
+  for (j = 0; j < cf->n_paths; j++)
+    gs_spectra_free (parts[j]);
+  free (parts);
+  return rc;
+}
+
 static int
 load_datasets (run_ctx *c)
 {
@@ -277,18 +320,24 @@ load_datasets (run_ctx *c)
           d->truth_is_counts = 1;
           continue;
         }
-      rc = gs_spectra_read (cf->path, &d->spectra);
+      rc = read_sets (c, cf, &d->spectra);
       if (rc != GS_OK)
         return gs_error_prefix (rc, "dataset '%s'", cf->name);
-      if (d->spectra->n_channels != c->lib->n_channels)
-        return gs_error (GS_EBADLEN,
-                         "dataset '%s' (%s) has %zu channels but the "
-                         "library has %zu; use a library on the same grid",
-                         cf->name, cf->path, d->spectra->n_channels,
-                         c->lib->n_channels);
       rc = gs_spectra_ds_init (&d->sds, d->spectra, c->lib);
       if (rc != GS_OK)
         return gs_error_prefix (rc, "dataset '%s'", cf->name);
+      if (d->sds.n_unknown)
+        gs_log (GS_LOG_INFO, NULL,
+                "dataset '%s': %zu of %zu spectra carry labels the library "
+                "does not name (%s): %s",
+                cf->name, d->sds.n_unknown, d->spectra->n_spectra,
+                d->sds.unknown_names,
+                cf->role == GS_ROLE_TEST
+                    ? "they count as outliers in the evaluation"
+                    : "left out of training and validation");
+      if (cf->role != GS_ROLE_TEST && d->sds.n_unknown
+          && (rc = gs_spectra_ds_known_only (&d->sds)) != GS_OK)
+        return rc;
       d->ds = gs_spectra_ds_dataset (&d->sds);
       d->has_truth = d->sds.has_truth;
       d->truth_is_counts = d->sds.truth_is_counts;
@@ -445,16 +494,19 @@ make_data_key (run_ctx *c)
   hash_node (&h, e->calibration_node);
   /* Files read by path: their size and time too. */
   for (i = 0; !e->has_scenario && i < e->n_datasets; i++)
-    if (e->datasets[i].path)
-      {
-        struct stat st;
-        if (stat (e->datasets[i].path, &st) == 0)
-          {
-            snprintf (buf, sizeof buf, "%lld %lld", (long long)st.st_size,
-                      (long long)st.st_mtime);
-            fnv_str (&h, buf);
-          }
-      }
+    {
+      size_t j;
+      for (j = 0; j < e->datasets[i].n_paths; j++)
+        {
+          struct stat st;
+          if (stat (e->datasets[i].paths[j], &st) == 0)
+            {
+              snprintf (buf, sizeof buf, "%lld %lld",
+                        (long long)st.st_size, (long long)st.st_mtime);
+              fnv_str (&h, buf);
+            }
+        }
+    }
   c->data_key = h;
 }
 
@@ -1071,6 +1123,81 @@ build_json (const run_ctx *c, const gs__buf *report, gs__buf *b)
   gs__buf_puts (b, "\n}\n");
 }
 
+/* The labelled-set sections (single-label accuracy, outliers), appended
+ * to summary.md and as the report's "labelled" member. */
+static int
+report_labelled (const run_ctx *c, const run_data *test, gs__buf *md,
+                 gs__buf *js)
+{
+  const gs_spectra *sp = test->spectra;
+  const gs_exp_dataset *cf = &c->e->datasets[c->test];
+  size_t n = sp->n_spectra, i, j;
+  gs_lab_method *lm = calloc (c->n_methods ? c->n_methods : 1, sizeof *lm);
+  const char **group_of = NULL;
+  gs_lab_input in;
+  gs__buf lj;
+  int rc;
+  char *end;
+  if (!lm)
+    return gs_error (GS_ENOMEM, "out of memory");
+  if (cf->group_by)
+    {
+      group_of = calloc (n ? n : 1, sizeof *group_of);
+      if (!group_of)
+        {
+          free (lm);
+          return gs_error (GS_ENOMEM, "out of memory");
+        }
+      for (i = 0; i < n; i++)
+        group_of[i] = gs_spectra_meta (sp, i, cf->group_by);
+    }
+  for (j = 0; j < c->n_methods; j++)
+    {
+      const run_method *r = &c->rm[j];
+      gs_lab_method *m = &lm[j];
+      m->id = r->type->id;
+      m->failed = !r->ran || !r->ok;
+      m->kinds = r->type->kinds;
+      if (m->failed)
+        continue;
+      m->ok = r->ok;
+      m->present = r->ck.p->present;
+      m->score = r->ck.p->score;
+      m->counts = r->ck.p->counts;
+      m->n_extras = r->ck.p->n_extras;
+      m->extra_names = r->type->extras;
+      m->extras = r->ck.p->extras;
+    }
+  memset (&in, 0, sizeof in);
+  in.n = n;
+  in.K = c->lib->n_components;
+  in.names = (const char *const *)c->lib->names;
+  in.labels = (const char *const *)sp->labels;
+  in.unknown = test->sds.unknown;
+  in.n_unknown = test->sds.n_unknown;
+  in.unknown_names = test->sds.unknown_names;
+  in.group_title = cf->group_by;
+  in.group_of = cf->group_by ? group_of : NULL;
+  in.methods = lm;
+  in.n_methods = c->n_methods;
+  in.out_dir = c->out_dir;
+  gs__buf_init (&lj);
+  rc = gs_report_labelled (&in, md, &lj);
+  /* Insert as the last member of the report object. */
+  end = js->data ? strrchr (js->data, '}') : NULL;
+  if (rc == GS_OK && end && !lj.failed)
+    {
+      js->len = (size_t)(end - js->data);
+      gs__buf_puts (js, ", \"labelled\": ");
+      gs__buf_append (js, lj.data, lj.len);
+      gs__buf_puts (js, "}");
+    }
+  gs__buf_fini (&lj);
+  free (group_of);
+  free (lm);
+  return rc;
+}
+
 static int
 write_report (run_ctx *c)
 {
@@ -1176,6 +1303,10 @@ write_report (run_ctx *c)
   in.out_dir = c->out_dir;
   in.plots = 1;
   rc = gs_report_write (&in, &md, &js);
+  if (rc != GS_OK)
+    goto done;
+  if (test->spectra && test->spectra->labels && !test->truth_is_counts)
+    rc = report_labelled (c, test, &md, &js);
   if (rc != GS_OK)
     goto done;
   build_json (c, &js, &b);

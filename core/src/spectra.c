@@ -971,3 +971,136 @@ gs_spectra_write_labelled (const gs_spectra *s, const char *prefix)
   free (csv);
   return rc;
 }
+
+/* ---- concatenation ----------------------------------------------------- */
+
+/* Index of `name` in names[0..n), or -1. */
+static long
+find_name (char *const *names, size_t n, const char *name)
+{
+  size_t j;
+  for (j = 0; j < n; j++)
+    if (names[j] && strcmp (names[j], name) == 0)
+      return (long)j;
+  return -1;
+}
+
+/* Appends `name` to the growing list *v of *n names unless present. */
+static int
+add_name (char ***v, size_t *n, const char *name)
+{
+  char **nv;
+  if (find_name (*v, *n, name) >= 0)
+    return GS_OK;
+  nv = realloc (*v, (*n + 1) * sizeof *nv);
+  if (!nv)
+    return gs_error (GS_ENOMEM, "out of memory");
+  *v = nv;
+  if (!(nv[*n] = gs__strdup (name)))
+    return gs_error (GS_ENOMEM, "out of memory");
+  (*n)++;
+  return GS_OK;
+}
+
+int
+gs_spectra_concat (gs_spectra *const *parts, size_t n_parts, gs_spectra **out)
+{
+  gs_spectra *s;
+  size_t p, n = 0, C, row = 0, j;
+  int has_labels = 1, has_cal = 1, rc = GS_OK;
+  gs__buf src;
+  if (!parts || n_parts == 0 || !out)
+    return gs_error (GS_EINVAL, "concat: no spectra to join");
+  C = parts[0]->n_channels;
+  for (p = 0; p < n_parts; p++)
+    {
+      if (parts[p]->n_channels != C)
+        return gs_error (GS_EBADLEN,
+                         "concat: '%s' has %zu channels but '%s' has %zu; "
+                         "rebin them onto one grid first",
+                         parts[p]->source ? parts[p]->source : "set",
+                         parts[p]->n_channels,
+                         parts[0]->source ? parts[0]->source : "set", C);
+      n += parts[p]->n_spectra;
+      has_labels &= parts[p]->labels != NULL;
+      has_cal &= parts[p]->cal_offset != NULL && parts[p]->cal_slope != NULL;
+    }
+  s = gs_spectra_alloc (n, C);
+  if (!s)
+    return GS_ENOMEM;
+  if (has_labels && !(s->labels = calloc (n ? n : 1, sizeof (char *))))
+    goto nomem;
+  if (has_cal
+      && (!(s->cal_offset = calloc (n ? n : 1, sizeof (double)))
+          || !(s->cal_slope = calloc (n ? n : 1, sizeof (double)))
+          || !(s->cal_quad = calloc (n ? n : 1, sizeof (double)))))
+    goto nomem;
+  /* Union of the truth and meta column names, first seen first. */
+  for (p = 0; p < n_parts; p++)
+    {
+      for (j = 0; j < parts[p]->n_truth; j++)
+        if ((rc = add_name (&s->truth_names, &s->n_truth,
+                            parts[p]->truth_names[j]))
+            != GS_OK)
+          goto fail;
+      for (j = 0; j < parts[p]->n_meta; j++)
+        if ((rc = add_name (&s->meta_names, &s->n_meta,
+                            parts[p]->meta_names[j]))
+            != GS_OK)
+          goto fail;
+    }
+  if (s->n_truth
+      && !(s->truth = calloc (n ? n * s->n_truth : 1, sizeof (double))))
+    goto nomem;
+  if (s->n_meta && !(s->meta = calloc (n ? n * s->n_meta : 1, sizeof (char *))))
+    goto nomem;
+  gs__buf_init (&src);
+  for (p = 0; p < n_parts; p++)
+    {
+      const gs_spectra *a = parts[p];
+      size_t i;
+      if (p)
+        gs__buf_puts (&src, " + ");
+      gs__buf_puts (&src, a->source ? a->source : "(in memory)");
+      if (a->n_spectra)
+        memcpy (s->counts + row * C, a->counts,
+                a->n_spectra * C * sizeof (double));
+      for (i = 0; i < a->n_spectra; i++)
+        {
+          size_t r = row + i;
+          if (has_labels && !(s->labels[r] = gs__strdup (a->labels[i])))
+            goto nomem_buf;
+          if (has_cal)
+            {
+              s->cal_offset[r] = a->cal_offset[i];
+              s->cal_slope[r] = a->cal_slope[i];
+              s->cal_quad[r] = a->cal_quad ? a->cal_quad[i] : 0.0;
+            }
+          for (j = 0; j < a->n_truth; j++)
+            s->truth[r * s->n_truth
+                     + (size_t)find_name (s->truth_names, s->n_truth,
+                                          a->truth_names[j])]
+                = a->truth[i * a->n_truth + j];
+          for (j = 0; j < s->n_meta; j++)
+            {
+              long c = find_name (a->meta_names, a->n_meta, s->meta_names[j]);
+              const char *v = c >= 0 ? a->meta[i * a->n_meta + (size_t)c] : "";
+              if (!(s->meta[r * s->n_meta + j] = gs__strdup (v ? v : "")))
+                goto nomem_buf;
+            }
+        }
+      row += a->n_spectra;
+    }
+  if (src.failed)
+    goto nomem_buf;
+  s->source = src.data;
+  *out = s;
+  return GS_OK;
+nomem_buf:
+  gs__buf_fini (&src);
+nomem:
+  rc = gs_error (GS_ENOMEM, "out of memory joining %zu spectra", n);
+fail:
+  gs_spectra_free (s);
+  return rc;
+}

@@ -135,6 +135,13 @@ void gs_method_workspace_free (void *work);
 int gs_method_analyze (const gs_method *m, void *work, const double *y,
                        size_t n_channels, gs_result *res);
 
+/* The signatures a method learnt (ABI 1.2 `signatures` callback) into
+ * out[n_channels x n_components] of the library it was made with;
+ * GS_EUNSUPPORTED when the method type learns none.  The columns are
+ * checked (finite, non-negative, summing to 1 within 1e-9). */
+int gs_method_signatures (const gs_method *m, size_t n_components,
+                          double *out);
+
 /* Number of names in t->extras. */
 size_t gs_method_n_extras (const gs_method_type *t);
 

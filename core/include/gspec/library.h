@@ -6,6 +6,8 @@
 #include <stddef.h>
 
 #include "gspec/plugin.h"
+#include "gspec/rebin.h"
+#include "gspec/spectra.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -124,6 +126,55 @@ int gs_library_embedded (const gs_embedded_opts *opts, gs_library **out);
 
 /* Names of the nuclides the embedded line data knows, NULL-terminated. */
 const char *const *gs_embedded_nuclides (void);
+
+/* ---------------------------------------------------------------------- */
+/* Grids and measured sets.                                                */
+
+/* The quadratic calibration of the library's grid: GS_OK with *cal when
+ * every edge k equals E(k - 0.5) of one quadratic calibration E (within
+ * 1e-9 of the grid's span), GS_EINVAL otherwise (the grid is not
+ * quadratic in the channel index). */
+int gs_library_grid_calib (const gs_library *lib, gs_calib *cal);
+
+/* Sets the edges from a calibration: edge k = E(k - 0.5); the
+ * calibration must pass gs_calib_check for n_channels. */
+int gs_library_set_calib_grid (gs_library *lib, const gs_calib *cal);
+
+/* Puts a set read from a file onto the library's grid.  A set that
+ * carries a calibration (meta columns cal_offset_keV, cal_slope_keV,
+ * cal_quad_keV) is rebinned onto the grid's calibration
+ * (gs_library_grid_calib) with `mode`, unless every spectrum already has
+ * that calibration; a set without calibration must have the library's
+ * channel count.  Errors name the set and say what to do; *report (may be
+ * NULL) gets the rebin totals (zeros when nothing was rebinned). */
+int gs_spectra_to_library_grid (gs_spectra *s, const gs_library *lib,
+                                gs_rebin_mode mode, gs_rebin_report *report);
+
+/* A library learnt from labelled sets (gamma_flow's supervised loadings,
+ * gamma_flow-spec.md D1): column 0 "background" is the mean of the
+ * spectra labelled exactly "background", column k the mean of those
+ * labelled exactly nuclides[k-1]; each mean is normalised to sum 1 (the
+ * library invariant; gamma_flow normalises above its min_channel, a
+ * constant factor per column).  Every set is first put onto the grid of
+ * `calib` with n_channels channels (gs_rebin, `mode`).  A component with
+ * no spectrum is an error naming it and the sets. */
+typedef struct gs_labelled_lib_opts
+{
+  const char *const *sets;     /* labelled set paths (NAME or NAME.counts.npy) */
+  size_t n_sets;
+  const char *const *nuclides; /* component names after the background */
+  size_t n_nuclides;
+  gs_calib calib;              /* the grid: E(ch) of channel centres */
+  size_t n_channels;
+  gs_rebin_mode mode;
+} gs_labelled_lib_opts;
+
+int gs_library_from_sets (const gs_labelled_lib_opts *opts, gs_library **out);
+
+/* Writes the library as a self-contained library file (YAML, `source:
+ * inline`: names, energy edges and every column, numbers as %.17g, so
+ * gs_library_load_file reads back the same doubles), atomically. */
+int gs_library_write_inline (const gs_library *lib, const char *path);
 
 #ifdef __cplusplus
 }

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define GS_ABI_MAJOR 1
-#define GS_ABI_MINOR 1
+#define GS_ABI_MINOR 2
 
 /* ---------------------------------------------------------------------- */
 /* Method kinds (bit flags; a method may have several).                   */
@@ -247,7 +247,25 @@ typedef struct gs_method_type
    * from several threads at once, each with its own workspace.  Required. */
   int (*analyze) (const void *state, void *workspace, const double *y,
                   size_t n_channels, gs_result *res);
+  /* Since ABI 1.2.  Optional (NULL, or absent in a smaller struct_size:
+   * none).  A method that learns its own signatures (a trained NMF's
+   * loadings) writes them into out[n_channels x n_components], row-major
+   * like gs_library_view.signatures, in the library's component order,
+   * every column summing to 1, such that its result.counts reconstruct
+   * the spectrum as sum_k counts[k] * column k.  The host exports them
+   * as a library (`gspec export-library`) and writes reconstructions
+   * (`gspec analyze --denoised`).  Called after train or load; must not
+   * modify the state. */
+  int (*signatures) (const void *state, double *out);
 } gs_method_type;
+
+/* The method type's signatures callback, or NULL when the type predates
+ * ABI 1.2 or has none. */
+#define GS_METHOD_SIGNATURES(t)                                              \
+  ((t)->struct_size >= offsetof (gs_method_type, signatures)                 \
+                           + sizeof ((t)->signatures)                        \
+       ? (t)->signatures                                                     \
+       : NULL)
 
 /* ---------------------------------------------------------------------- */
 /* The plugin descriptor.                                                  */

@@ -122,6 +122,14 @@ int gs_spectra_read (const char *path, gs_spectra **out);
  * gs_spectra_read_labelled reads back the same doubles. */
 int gs_spectra_write_labelled (const gs_spectra *s, const char *prefix);
 
+/* Joins labelled sets of the same channel count, in order, into a new
+ * set: labels when every part has them, calibration when every part has
+ * one, the union of truth columns (0 where a part lacks one) and of meta
+ * columns ("" where a part lacks one); source is the parts' sources
+ * joined by " + ".  Parts are not modified. */
+int gs_spectra_concat (gs_spectra *const *parts, size_t n_parts,
+                       gs_spectra **out);
+
 #ifdef __cplusplus
 }
 #endif

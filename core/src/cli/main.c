@@ -1,4 +1,5 @@
 /* gspec: the command-line host. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ static const char *usage_main
       "  train     train a config's trainable methods, write model files\n"
       "  generate  write a config's datasets as labelled sets\n"
       "  study     run a Monte-Carlo unmixing study (SEMSUN design)\n"
+      "  export-library  write a trained model's learnt signatures as a\n"
+      "            library file\n"
       "\n"
       "Run 'gspec <command> --help' for a command's options.\n"
       "Plugins are searched in $GSPEC_PLUGIN_PATH (colon-separated), then\n"
@@ -44,10 +47,14 @@ static const char *usage_analyze
     = "usage: gspec analyze --method ID [--param k=v]...\n"
       "                     (--library LIB.yaml | --model FILE)\n"
       "                     --input SPECTRA [--output FILE.csv|FILE.json]\n"
+      "                     [--rebin overlap|linear] [--denoised PREFIX]\n"
       "                     [--threads N] [--quiet]\n"
       "\n"
       "Analyses every spectrum of SPECTRA (a labelled set NAME.counts.npy\n"
       "+ NAME.meta.csv, or a one-count-per-line text file) with one method.\n"
+      "A set with calibration columns (cal_offset_keV, cal_slope_keV,\n"
+      "cal_quad_keV) is first rebinned from each spectrum's calibration\n"
+      "onto the library's grid.\n"
       "  --method ID      method id (see 'gspec methods')\n"
       "  --param k=v      set a method parameter (repeatable)\n"
       "  --library FILE   library YAML (e.g. configs/libraries/*.yaml)\n"
@@ -55,9 +62,26 @@ static const char *usage_analyze
       "  --input PATH     spectra to analyse\n"
       "  --output FILE    .csv (default: stdout) or .json; CSV columns:\n"
       "                   index,labels,count_<c>...,std_<c>...,extras\n"
+      "  --rebin MODE     overlap: count-conserving (default); linear:\n"
+      "                   gamma_flow's interpolation of counts per channel\n"
+      "  --denoised PREFIX  write the reconstructions sum_k counts_k x\n"
+      "                   signature_k as a labelled set PREFIX.counts.npy\n"
+      "                   + PREFIX.meta.csv (methods that learn their own\n"
+      "                   signatures, e.g. ml.gammaflow)\n"
       "  --threads N      worker threads (default: one per CPU)\n"
       "  --quiet          no progress bar\n"
       "  -h, --help       this help\n";
+
+static const char *usage_export
+    = "usage: gspec export-library --model FILE --out LIB.yaml\n"
+      "\n"
+      "Writes the signatures a trained model learnt (e.g. ml.gammaflow's\n"
+      "loadings, normalised to sum 1) as a self-contained library file\n"
+      "(source: inline) on the model's grid, with its component names, for\n"
+      "any method's `library:` or `gspec analyze --library`.\n"
+      "  --model FILE   a model written by 'gspec train' or 'gspec run'\n"
+      "  --out FILE     the library file to write (YAML)\n"
+      "  -h, --help     this help\n";
 
 static const char *usage_run_
     = "usage: gspec run CONFIG.yaml [--set key.path=value]... [--out DIR]\n"
@@ -276,11 +300,131 @@ ends_with (const char *s, const char *suffix)
   return a >= b && strcmp (s + a - b, suffix) == 0;
 }
 
+/* Writes sum_k counts_k x learnt signature_k of every spectrum as a
+ * labelled set with the input's labels and meta (failed spectra: 0). */
+static int
+write_denoised (const gs_method *m, const gs_library *lib, gs_spectra *sp,
+                const gs_predictions *pred, const char *prefix)
+{
+  size_t C = lib->n_channels, K = lib->n_components, i, c, k;
+  double *sig = malloc (C * K * sizeof (double));
+  double *rec = calloc ((sp->n_spectra ? sp->n_spectra : 1) * C,
+                        sizeof (double));
+  double *keep;
+  int rc;
+  if (!sig || !rec)
+    {
+      free (sig);
+      free (rec);
+      return gs_error (GS_ENOMEM, "out of memory");
+    }
+  rc = gs_method_signatures (m, K, sig);
+  for (i = 0; rc == GS_OK && i < sp->n_spectra; i++)
+    {
+      if (pred->status[i] != GS_OK)
+        continue;
+      for (k = 0; k < K; k++)
+        {
+          double a = pred->counts[i * K + k];
+          if (!isfinite (a) || a == 0.0)
+            continue;
+          for (c = 0; c < C; c++)
+            rec[i * C + c] += a * sig[c * K + k];
+        }
+    }
+  if (rc == GS_OK)
+    {
+      keep = sp->counts;
+      sp->counts = rec;
+      rc = gs_spectra_write_labelled (sp, prefix);
+      sp->counts = keep;
+    }
+  free (sig);
+  free (rec);
+  return rc;
+}
+
+static int
+cmd_export_library (int argc, char **argv)
+{
+  const char *model = NULL, *out = NULL;
+  gs_registry *reg = NULL;
+  gs_method *m = NULL;
+  gs_library *lib = NULL, *exp = NULL;
+  gs_model_info minfo;
+  int k, rc;
+  memset (&minfo, 0, sizeof minfo);
+  for (k = 1; k < argc; k++)
+    {
+      if (is_help (argv[k]))
+        {
+          fputs (usage_export, stdout);
+          return 0;
+        }
+      if (opt_is (argv[k], "--model"))
+        {
+          if (!(model = opt_value (argc, argv, &k, "--model")))
+            return 2;
+        }
+      else if (opt_is (argv[k], "--out"))
+        {
+          if (!(out = opt_value (argc, argv, &k, "--out")))
+            return 2;
+        }
+      else
+        {
+          fprintf (stderr, "gspec export-library: unknown argument '%s'\n%s",
+                   argv[k], usage_export);
+          return 2;
+        }
+    }
+  if (!model || !out)
+    {
+      fprintf (stderr, "gspec export-library: need --model and --out\n%s",
+               usage_export);
+      return 2;
+    }
+  reg = gs_registry_alloc ();
+  if (!reg)
+    return fail (GS_ENOMEM);
+  gs_registry_load_default (reg);
+  rc = gs_model_load (model, reg, &m, &lib, &minfo);
+  if (rc == GS_OK && !(exp = gs_library_alloc (lib->n_channels,
+                                               lib->n_components)))
+    rc = GS_ENOMEM;
+  if (rc == GS_OK)
+    {
+      size_t j;
+      memcpy (exp->energy_edges, lib->energy_edges,
+              (lib->n_channels + 1) * sizeof (double));
+      for (j = 0; rc == GS_OK && j < lib->n_components; j++)
+        rc = gs_library_set_name (exp, j, lib->names[j]);
+      if (rc == GS_OK)
+        rc = gs_method_signatures (m, lib->n_components, exp->signatures);
+      if (rc == GS_OK)
+        {
+          exp->description
+              = gs__asprintf ("signatures learnt by %s, exported from %s",
+                              gs_method_type_of (m)->id, model);
+          rc = gs_library_write_inline (exp, out);
+        }
+    }
+  if (rc == GS_OK)
+    printf ("wrote %s (%zu channels, %zu components)\n", out,
+            exp->n_channels, exp->n_components);
+  free (minfo.thresholds);
+  gs_library_free (exp);
+  gs_method_free (m);
+  gs_library_free (lib);
+  gs_registry_free (reg);
+  return rc == GS_OK ? 0 : fail (rc);
+}
+
 static int
 cmd_analyze (int argc, char **argv)
 {
   const char *method = NULL, *library = NULL, *model = NULL, *input = NULL,
-             *output = NULL;
+             *output = NULL, *rebin = NULL, *denoised = NULL;
   const char **params = calloc ((size_t)argc, sizeof (char *));
   size_t n_params = 0, i;
   int k, threads = 0, quiet = 0, rc = GS_OK, exit_code = 0;
@@ -321,6 +465,8 @@ cmd_analyze (int argc, char **argv)
       TAKE ("--model", model)
       TAKE ("--input", input)
       TAKE ("--output", output)
+      TAKE ("--rebin", rebin)
+      TAKE ("--denoised", denoised)
 #undef TAKE
       else if (opt_is (a, "--param"))
       {
@@ -440,16 +586,21 @@ cmd_analyze (int argc, char **argv)
       if ((rc = gs_method_alloc (t, pblock, &setup, &m)) != GS_OK)
         goto out;
     }
-  if ((rc = gs_spectra_read (input, &sp)) != GS_OK)
-    goto out;
-  if (sp->n_channels != lib->n_channels)
+  if (rebin && strcmp (rebin, "overlap") != 0 && strcmp (rebin, "linear") != 0)
     {
-      rc = gs_error (GS_EBADLEN,
-                     "'%s' has %zu channels but the library has %zu; use a "
-                     "library on the spectra's grid",
-                     input, sp->n_channels, lib->n_channels);
+      rc = gs_error (GS_EINVAL, "--rebin must be overlap or linear, got '%s'",
+                     rebin);
       goto out;
     }
+  if ((rc = gs_spectra_read (input, &sp)) != GS_OK)
+    goto out;
+  if ((rc = gs_spectra_to_library_grid (
+           sp, lib,
+           rebin && strcmp (rebin, "linear") == 0 ? GS_REBIN_LINEAR
+                                                  : GS_REBIN_OVERLAP,
+           NULL))
+      != GS_OK)
+    goto out;
   if ((rc = gs_spectra_ds_init (&sds, sp, lib)) != GS_OK)
     {
       /* Unknown labels only matter for metrics: analyse anyway. */
@@ -490,6 +641,8 @@ cmd_analyze (int argc, char **argv)
   else
     rc = gs_error (GS_EINVAL, "--output must end in .csv or .json: '%s'",
                    output);
+  if (rc == GS_OK && denoised)
+    rc = write_denoised (m, lib, sp, pred, denoised);
   if (rc == GS_OK && pred->n_failed)
     {
       for (i = 0; i < pred->n && !pred->errors[i]; i++)
@@ -732,6 +885,8 @@ main (int argc, char **argv)
     return cmd_run (argc - 1, argv + 1, GS_RUN_GENERATE);
   if (strcmp (argv[1], "study") == 0)
     return cmd_study (argc - 1, argv + 1);
+  if (strcmp (argv[1], "export-library") == 0)
+    return cmd_export_library (argc - 1, argv + 1);
   fprintf (stderr, "gspec: unknown command '%s'\n\n%s", argv[1], usage_main);
   return 2;
 }
