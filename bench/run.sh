@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks against the reference implementations, single thread.
-#   bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift|nn|moseva]
+#   bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift|nn|moseva|gammaflow]
 # Prints ms/spectrum for gspec and for the reference algorithm (a Python
 # transcription of the authors' code, run with Debian's python3-numpy /
 # python3-scipy when present) on identical spectra, and the ratio; for
@@ -21,6 +21,11 @@
 #               example, N runs (default 3), against the authors' 47 s
 #               for the same call (gammabench-spec.md 3.5; needs the
 #               GammaBench data and the IAE export)
+#   gammaflow   ml.gammaflow's analyze (fit nnls and poisson, all extras)
+#               on gamma_flow's measured isotope spectra after training on
+#               the simulated + background sets, N passes (default 5),
+#               against gamma_flow's transform in Python (scipy nnls +
+#               cosine; needs ${GSPEC_DATA:-../shared/data}/gamma_flow)
 # N empty or "-" keeps each part's default.  The GammaBench library is
 # used when ${GSPEC_DATA:-../shared/data}/gammabench exists, the embedded
 # one otherwise.
@@ -30,8 +35,8 @@ build=${1:-build}
 narg=${2:--}
 what=${3:-all}
 case $what in
-  all|nnpu|pomp|pomp-shift|nn|moseva) ;;
-  *) echo "usage: bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift|nn|moseva]" >&2
+  all|nnpu|pomp|pomp-shift|nn|moseva|gammaflow) ;;
+  *) echo "usage: bash bench/run.sh [BUILD_DIR] [N] [all|nnpu|pomp|pomp-shift|nn|moseva|gammaflow]" >&2
      exit 2 ;;
 esac
 size() { if [ "$narg" = - ]; then echo "$1"; else echo "$narg"; fi; }
@@ -41,6 +46,7 @@ want nnpu && targets+=(gspec_bench_nnpu)
 { want pomp || want pomp-shift; } && targets+=(gspec_bench_pomp)
 want nn && targets+=(gspec_bench_nn)
 want moseva && targets+=(gspec_bench_moseva)
+want gammaflow && targets+=(gspec_bench_gammaflow ml_gammaflow)
 cmake --build "$build" --target "${targets[@]}" -j2 >/dev/null
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -183,5 +189,31 @@ if want moseva; then
     "$build/bench/gspec_bench_moseva" "$(dirname "$data")" "$n"
   else
     echo "MoSeVa: no GammaBench data / IAE export under $data: skipped"
+  fi
+fi
+
+if want gammaflow; then
+  n=$(size 5)
+  gfdata="${GSPEC_DATA:-../shared/data}"
+  if [ -d "$gfdata/gamma_flow" ]; then
+    echo "== ml.gammaflow analyze on gamma_flow's measured spectra, best of" \
+         "$n passes, 1 thread"
+    GSPEC_PLUGIN_PATH="$build/plugins" "$build/bench/gspec_bench_gammaflow" \
+      "$gfdata" "$n" "$tmp/gf" > "$tmp/gf.txt" 2> "$tmp/gf.err" \
+      || { cat "$tmp/gf.err" >&2; exit 1; }
+    grep -v '^gspec: info' "$tmp/gf.err" >&2 || true
+    cat "$tmp/gf.txt"
+    if [ $have_py = 1 ]; then
+      "$py" bench/reference_gammaflow.py "$tmp/gf.loadings.npy" \
+        "$tmp/gf.spectra.npy" | tee "$tmp/py.txt"
+      c=$(awk '/^NNLS_US/{print $2}' "$tmp/gf.txt")
+      p=$(awk '/^PY_US/{print $2}' "$tmp/py.txt")
+      awk -v c="$c" -v p="$p" \
+        'BEGIN{ if (c > 0) printf "ratio reference(Python)/gspec (fit nnls): %.1fx\n", p/c }'
+    else
+      echo "python3-numpy/scipy not installed: Python reference skipped"
+    fi
+  else
+    echo "gammaflow: no gamma_flow data under $gfdata: skipped"
   fi
 fi

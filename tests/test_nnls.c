@@ -803,6 +803,433 @@ test_timing (void)
   gsl_rng_free (r);
 }
 
+/* ---- gs_nnls_gram: the normal-equation entry point ------------------- */
+
+/* gs_nnls_gram on A, b: G = A^T A (lower triangle only; the upper holds
+ * NaN, which must never be read), c = A^T b, btb = b^T b, with a fresh
+ * malloc'd workspace. */
+static int
+gram_solve (const double *A, size_t m, size_t n, const double *b,
+            const gs_nnls_opts *o, double *x, gs_nnls_info *info)
+{
+  size_t nb = gs_nnls_gram_work_bytes (n), i, j, r;
+  void *work = malloc (nb);
+  double *G = malloc (n * n * sizeof (double)), c[64], btb = 0;
+  int st;
+  CU_ASSERT_FATAL (work != NULL && G != NULL && n <= 64);
+  for (i = 0; i < n; i++)
+    {
+      for (j = 0; j < n; j++)
+        {
+          double s = 0;
+          for (r = 0; r < m; r++)
+            s += A[r * n + i] * A[r * n + j];
+          G[i * n + j] = j <= i ? s : NAN;
+        }
+      c[i] = 0;
+      for (r = 0; r < m; r++)
+        c[i] += A[r * n + i] * b[r];
+    }
+  for (r = 0; r < m; r++)
+    btb += b[r] * b[r];
+  st = gs_nnls_gram (G, n, c, btb, o, work, nb, x, info);
+  free (G);
+  free (work);
+  return st;
+}
+
+/* 2-norm condition number of A (GSL SVD); +inf when rank-deficient or
+ * m < n. */
+static double
+cond2 (const double *A, size_t m, size_t n)
+{
+  gsl_matrix *U;
+  gsl_matrix *V;
+  gsl_vector *S, *wk;
+  double cn;
+  size_t i, j;
+  if (m < n)
+    return HUGE_VAL;
+  U = gsl_matrix_alloc (m, n);
+  V = gsl_matrix_alloc (n, n);
+  S = gsl_vector_alloc (n);
+  wk = gsl_vector_alloc (n);
+  for (i = 0; i < m; i++)
+    for (j = 0; j < n; j++)
+      gsl_matrix_set (U, i, j, A[i * n + j]);
+  gsl_linalg_SV_decomp (U, V, S, wk);
+  cn = gsl_vector_get (S, n - 1) > 0
+           ? gsl_vector_get (S, 0) / gsl_vector_get (S, n - 1)
+           : HUGE_VAL;
+  gsl_vector_free (wk);
+  gsl_vector_free (S);
+  gsl_matrix_free (V);
+  gsl_matrix_free (U);
+  return cn;
+}
+
+/* On the seeded random problems of test_random_kkt (same generator, same
+ * seed, so the same problems): on well-conditioned ones (cond (A) <=
+ * 1e3, m >= n, independent columns) x matches gs_nnls within 1e-9 of
+ * max |x| and the KKT violation is <= 1e-12 (the bound of gs_nnls; its
+ * error grows with cond^2 = 1e6 times eps); on every problem (dependent
+ * columns, m < n, ill-conditioned) the solve succeeds, x >= 0, its
+ * residual is within 1e-6 ||b|| of the brute-force optimum (the
+ * normal equations square the conditioning) and info agrees with x:
+ * n_passive = entries > 0, residual_norm within 1e-6 ||b|| of ||A x -
+ * b|| (computed from b^T b - 2 c.x + x.G.x, so it carries an absolute
+ * error of a few sqrt (eps) ||b|| on a close fit). */
+static void
+test_gram_random (void)
+{
+  static const size_t shapes[][2]
+      = { { 30, 6 }, { 256, 5 }, { 8, 8 },  { 10, 10 }, { 5, 9 },
+          { 3, 10 }, { 60, 10 }, { 12, 4 }, { 40, 12 }, { 1, 4 } };
+  const size_t n_shapes = sizeof shapes / sizeof shapes[0];
+  const int reps = 12;
+  gsl_rng *r = gsl_rng_alloc (gsl_rng_mt19937);
+  double *A = malloc (256 * 12 * sizeof (double)), b[256], x[12], xq[12];
+  double xref[12], worst_x = 0, worst_kkt = 0, worst_res = 0, worst_info = 0;
+  int fam, rep, n_well = 0, n_all = 0;
+  size_t s, j;
+  gsl_rng_set (r, NNLS_SEED);
+  for (fam = 0; fam < N_FAM; fam++)
+    for (s = 0; s < n_shapes; s++)
+      for (rep = 0; rep < reps; rep++)
+        {
+          size_t m = shapes[s][0], n = shapes[s][1];
+          gs_nnls_info info, iq;
+          double bn, rref, d;
+          int st, np = 0;
+          make_problem (r, fam, m, n, A, b);
+          bn = vnorm (b, m);
+          st = gram_solve (A, m, n, b, NULL, x, &info);
+          CU_ASSERT_EQUAL (st, GS_OK);
+          if (st != GS_OK)
+            {
+              printf ("\n  %s %zu x %zu rep %d: %s", fam_names[fam], m, n, rep,
+                      gs_last_error ());
+              continue;
+            }
+          n_all++;
+          for (j = 0; j < n; j++)
+            {
+              CU_ASSERT (x[j] >= 0 && isfinite (x[j]));
+              np += x[j] > 0;
+            }
+          CU_ASSERT_EQUAL (info.n_passive, np);
+          d = fabs (info.residual_norm - residual (A, m, n, b, x));
+          if (d / bn > worst_info)
+            worst_info = d / bn;
+          CU_ASSERT (d <= 1e-6 * bn);
+          rref = brute_force (A, m, n, b, xref);
+          d = (residual (A, m, n, b, x) - rref) / bn;
+          if (d > worst_res)
+            worst_res = d;
+          CU_ASSERT (d <= 1e-6);
+          if (!(d <= 1e-6))
+            printf ("\n  %s %zu x %zu rep %d: residual %.17g vs %.17g",
+                    fam_names[fam], m, n, rep, residual (A, m, n, b, x),
+                    rref);
+          if (fam == FAM_DEPENDENT || !(cond2 (A, m, n) <= 1e3))
+            continue;
+          n_well++;
+          CU_ASSERT_EQUAL (nnls_solve (A, m, n, n, b, NULL, xq, &iq), GS_OK);
+          d = 0;
+          for (j = 0; j < n; j++)
+            if (fabs (x[j] - xq[j]) > d)
+              d = fabs (x[j] - xq[j]);
+          d /= vmaxabs (xq, n) > 0 ? vmaxabs (xq, n) : 1;
+          if (d > worst_x)
+            worst_x = d;
+          CU_ASSERT (d <= 1e-9);
+          CU_ASSERT_EQUAL (info.n_passive, iq.n_passive);
+          d = kkt_violation (A, m, n, b, x);
+          if (d > worst_kkt)
+            worst_kkt = d;
+          CU_ASSERT (d <= 1e-12);
+        }
+  CU_ASSERT (n_well > 200); /* the comparison covers most problems */
+  printf ("\n  %d problems, %d well-conditioned: worst |x - x_qr| / max "
+          "|x_qr| %.2g, KKT %.2g;\n  all: worst (residual - brute force) / "
+          "||b|| %.2g, |info residual - ||Ax-b||| / ||b|| %.2g\n",
+          n_all, n_well, worst_x, worst_kkt, worst_res, worst_info);
+  free (A);
+  gsl_rng_free (r);
+}
+
+/* Dependent columns: A = [a, a, 2.5 a, b2, 0] with b in their span.
+ * gs_nnls_gram keeps an independent support (at most one of the three
+ * copies), reaches the optimal residual (0 within 1e-7 ||b||) and the
+ * fitted A x equals b.  A G that is not positive semi-definite on the
+ * passive block (a pivot < 0) does not crash either. */
+static void
+test_gram_dependent (void)
+{
+  enum
+  {
+    M = 20,
+    N = 5
+  };
+  gsl_rng *r = gsl_rng_alloc (gsl_rng_mt19937);
+  double A[M * N], b[M], x[N];
+  gs_nnls_info info;
+  size_t i;
+  int rep;
+  gsl_rng_set (r, NNLS_SEED + 7);
+  for (rep = 0; rep < 20; rep++)
+    {
+      int copies;
+      for (i = 0; i < M; i++)
+        {
+          double a = gsl_ran_gaussian (r, 1.0), c2 = gsl_ran_gaussian (r, 1.0);
+          A[i * N + 0] = a;
+          A[i * N + 1] = a;
+          A[i * N + 2] = 2.5 * a;
+          A[i * N + 3] = c2;
+          A[i * N + 4] = 0;
+          b[i] = 3 * a + 0.5 * c2;
+        }
+      CU_ASSERT_EQUAL (gram_solve (A, M, N, b, NULL, x, &info), GS_OK);
+      copies = (x[0] > 0) + (x[1] > 0) + (x[2] > 0);
+      CU_ASSERT_EQUAL (copies, 1);
+      CU_ASSERT_EQUAL (x[4], 0.0);
+      CU_ASSERT (info.n_passive == 2);
+      CU_ASSERT (residual (A, M, N, b, x) <= 1e-7 * vnorm (b, M));
+      CU_ASSERT_DOUBLE_EQUAL (x[0] + x[1] + 2.5 * x[2], 3.0, 1e-7);
+      CU_ASSERT_DOUBLE_EQUAL (x[3], 0.5, 1e-7);
+    }
+  {
+    /* Indefinite G: [[1, 2], [2, 1]], c = (1, 1): the second column has
+       a negative pivot once the first is passive and is refused. */
+    const double G[4] = { 1, NAN, 2, 1 }, c[2] = { 1, 1 };
+    size_t nb = gs_nnls_gram_work_bytes (2);
+    void *work = malloc (nb);
+    CU_ASSERT_EQUAL (gs_nnls_gram (G, 2, c, NAN, NULL, work, nb, x, &info),
+                     GS_OK);
+    CU_ASSERT_EQUAL (info.n_passive, 1);
+    CU_ASSERT (isnan (info.residual_norm));
+    CU_ASSERT (x[0] == 1.0 || x[1] == 1.0);
+    free (work);
+  }
+  gsl_rng_free (r);
+}
+
+/* Closed forms and info: n = 1 gives x = max (0, c / g) and residual
+ * sqrt (btb - c^2 / g); scipy's example through the normal equations
+ * (x = [1.5, 1], rnorm 1/sqrt 2, 2 iterations); c <= 0 everywhere gives
+ * x = 0, no iteration, residual sqrt (btb); the iteration cap. */
+static void
+test_gram_info (void)
+{
+  const double A[6] = { 1, 0, 1, 0, 0, 1 }, b1[3] = { 2, 1, 1 };
+  const double b2[3] = { -1, -1, -1 };
+  const double Gc[12] = { 1, 0, 0, 0, 1, 0, 0, 0, 1, 0.1, 0.1, 0.1 };
+  const double bc[4] = { 1, 2, 3, 0 };
+  double x[3], g = 4, c, G1[9];
+  size_t nb = gs_nnls_gram_work_bytes (1);
+  void *work = malloc (gs_nnls_gram_work_bytes (3));
+  gs_nnls_info info;
+  gs_nnls_opts o;
+  c = 6;
+  CU_ASSERT_EQUAL (gs_nnls_gram (&g, 1, &c, 10, NULL, work, nb, x, &info),
+                   GS_OK);
+  CU_ASSERT_DOUBLE_EQUAL (x[0], 1.5, 1e-15);
+  CU_ASSERT_DOUBLE_EQUAL (info.residual_norm, 1.0, 1e-15);
+  CU_ASSERT_EQUAL (info.iterations, 1);
+  CU_ASSERT_EQUAL (info.n_passive, 1);
+  c = -6;
+  CU_ASSERT_EQUAL (gs_nnls_gram (&g, 1, &c, 10, NULL, work, nb, x, &info),
+                   GS_OK);
+  CU_ASSERT_EQUAL (x[0], 0.0);
+  CU_ASSERT_DOUBLE_EQUAL (info.residual_norm, sqrt (10.0), 1e-15);
+  CU_ASSERT_EQUAL (info.iterations, 0);
+  CU_ASSERT_EQUAL (info.n_passive, 0);
+  CU_ASSERT_EQUAL (gram_solve (A, 3, 2, b1, NULL, x, &info), GS_OK);
+  CU_ASSERT_DOUBLE_EQUAL (x[0], 1.5, 1e-15);
+  CU_ASSERT_DOUBLE_EQUAL (x[1], 1.0, 1e-15);
+  CU_ASSERT_DOUBLE_EQUAL (info.residual_norm, 0.7071067811865475, 1e-15);
+  CU_ASSERT_EQUAL (info.iterations, 2);
+  CU_ASSERT_EQUAL (info.n_passive, 2);
+  CU_ASSERT_EQUAL (gram_solve (A, 3, 2, b2, NULL, x, &info), GS_OK);
+  CU_ASSERT_EQUAL (x[0], 0.0);
+  CU_ASSERT_EQUAL (x[1], 0.0);
+  CU_ASSERT_DOUBLE_EQUAL (info.residual_norm, 1.7320508075688772, 1e-15);
+  CU_ASSERT_EQUAL (info.iterations, 0);
+  /* The iteration cap of test_iteration_cap, through G. */
+  gs_nnls_opts_init (&o);
+  o.max_iter = 1;
+  CU_ASSERT_EQUAL (gram_solve (Gc, 4, 3, bc, &o, x, &info), GS_EMAXITER);
+  GS_ASSERT_CONTAINS (gs_last_error (), "max_iter = 1");
+  CU_ASSERT_EQUAL (info.iterations, 1);
+  CU_ASSERT_EQUAL (info.n_passive, 1);
+  CU_ASSERT_DOUBLE_EQUAL (x[2], 3.0 / 1.01, 1e-15);
+  CU_ASSERT_EQUAL (x[0], 0.0);
+  o.max_iter = 0;
+  CU_ASSERT_EQUAL (gram_solve (Gc, 4, 3, bc, &o, x, &info), GS_OK);
+  CU_ASSERT_EQUAL (info.iterations, 3);
+  CU_ASSERT_EQUAL (info.n_passive, 3);
+  /* A misaligned workspace full of NaN bytes: the same bits. */
+  {
+    unsigned char *buf = malloc (gs_nnls_gram_work_bytes (3) + 5);
+    double x2[3];
+    size_t i, j, r;
+    for (i = 0; i < 3; i++)
+      for (j = 0; j < 3; j++)
+        {
+          G1[i * 3 + j] = 0;
+          for (r = 0; r < 4; r++)
+            G1[i * 3 + j] += Gc[r * 3 + i] * Gc[r * 3 + j];
+        }
+    {
+      double cc[3] = { 1.0, 2.0, 3.0 };
+      memset (buf, 0xff, gs_nnls_gram_work_bytes (3) + 5);
+      CU_ASSERT_EQUAL (gs_nnls_gram (G1, 3, cc, NAN, NULL, work,
+                                     gs_nnls_gram_work_bytes (3), x, NULL),
+                       GS_OK);
+      CU_ASSERT_EQUAL (gs_nnls_gram (G1, 3, cc, NAN, NULL, buf + 5,
+                                     gs_nnls_gram_work_bytes (3), x2, NULL),
+                       GS_OK);
+      CU_ASSERT (memcmp (x, x2, sizeof x) == 0);
+    }
+    free (buf);
+  }
+  free (work);
+}
+
+static void
+check_bad_gram (int st, int want, const char *needle, const double *x,
+                size_t n)
+{
+  size_t j;
+  CU_ASSERT_EQUAL (st, want);
+  GS_ASSERT_CONTAINS (gs_last_error (), "NNLS (Gram)");
+  GS_ASSERT_CONTAINS (gs_last_error (), needle);
+  for (j = 0; j < n; j++)
+    CU_ASSERT_EQUAL (x[j], 7.0);
+  gs_error_clear ();
+}
+
+static void
+test_gram_bad_input (void)
+{
+  enum
+  {
+    N = 3
+  };
+  double G[N * N] = { 2, 0, 0, 1, 3, 0, 0.5, 0.2, 1 }, c[N] = { 1, 2, 3 };
+  double x[N] = { 7, 7, 7 };
+  gs_nnls_info info = { -5, -5, -5 };
+  size_t need = gs_nnls_gram_work_bytes (N);
+  void *work = malloc (need);
+  char needs[32];
+  gs_nnls_opts o;
+  gs_error_clear ();
+  check_bad_gram (gs_nnls_gram (NULL, N, c, 1, NULL, work, need, x, &info),
+                  GS_EINVAL, "G is NULL", x, N);
+  check_bad_gram (gs_nnls_gram (G, N, NULL, 1, NULL, work, need, x, &info),
+                  GS_EINVAL, "c is NULL", x, N);
+  check_bad_gram (gs_nnls_gram (G, N, c, 1, NULL, work, need, NULL, &info),
+                  GS_EINVAL, "x is NULL", x, N);
+  check_bad_gram (gs_nnls_gram (G, 0, c, 1, NULL, work, need, x, &info),
+                  GS_EINVAL, "n = 0", x, N);
+  snprintf (needs, sizeof needs, "%zu bytes needed", need);
+  check_bad_gram (gs_nnls_gram (G, N, c, 1, NULL, work, need - 1, x, &info),
+                  GS_EINVAL, needs, x, N);
+  check_bad_gram (gs_nnls_gram (G, N, c, 1, NULL, NULL, need, x, &info),
+                  GS_EINVAL, needs, x, N);
+  CU_ASSERT (gs_nnls_gram_work_bytes ((size_t)-1 / 4) == (size_t)-1);
+  gs_nnls_opts_init (&o);
+  o.max_iter = -2;
+  check_bad_gram (gs_nnls_gram (G, N, c, 1, &o, work, need, x, &info),
+                  GS_EINVAL, "max_iter = -2", x, N);
+  gs_nnls_opts_init (&o);
+  o.tol = HUGE_VAL;
+  check_bad_gram (gs_nnls_gram (G, N, c, 1, &o, work, need, x, &info),
+                  GS_EINVAL, "tol", x, N);
+  G[2 * N + 1] = NAN;
+  check_bad_gram (gs_nnls_gram (G, N, c, 1, NULL, work, need, x, &info),
+                  GS_EBADDATA, "row 2, column 1", x, N);
+  G[2 * N + 1] = 0.2;
+  G[1 * N + 1] = -3;
+  check_bad_gram (gs_nnls_gram (G, N, c, 1, NULL, work, need, x, &info),
+                  GS_EBADDATA, "diagonal at row 1", x, N);
+  G[1 * N + 1] = 3;
+  c[2] = -HUGE_VAL;
+  check_bad_gram (gs_nnls_gram (G, N, c, 1, NULL, work, need, x, &info),
+                  GS_EBADDATA, "c has -inf at row 2", x, N);
+  c[2] = 3;
+  check_bad_gram (gs_nnls_gram (G, N, c, -1, NULL, work, need, x, &info),
+                  GS_EBADDATA, "btb = -1", x, N);
+  check_bad_gram (gs_nnls_gram (G, N, c, HUGE_VAL, NULL, work, need, x, &info),
+                  GS_EBADDATA, "btb", x, N);
+  CU_ASSERT_EQUAL (info.iterations, -5); /* info unwritten too */
+  /* The upper triangle is never read: NaN there is fine. */
+  G[0 * N + 1] = NAN;
+  G[0 * N + 2] = NAN;
+  G[1 * N + 2] = NAN;
+  CU_ASSERT_EQUAL (gs_nnls_gram (G, N, c, 100, NULL, work, need, x, &info),
+                   GS_OK);
+  CU_ASSERT (x[0] >= 0 && x[1] >= 0 && x[2] >= 0);
+  free (work);
+}
+
+/* 10 000 gs_nnls_gram solves of the 256 x 5 timing problem (G formed
+ * once; c = A^T b per solve, included): printed, not asserted. */
+static void
+test_gram_timing (void)
+{
+  enum
+  {
+    M = 256,
+    N = 5,
+    NB = 64,
+    REPS = 10000
+  };
+  gsl_rng *r = gsl_rng_alloc (gsl_rng_mt19937);
+  double *A = malloc (M * N * sizeof (double)), *At = malloc (M * N * 8);
+  double *B = malloc (NB * M * sizeof (double)), x[N], G[N * N], c[N], t0, t;
+  size_t need = gs_nnls_gram_work_bytes (N), i, j, q;
+  void *work = malloc (need);
+  int k, fails = 0;
+  gsl_rng_set (r, NNLS_SEED + 6);
+  for (k = 0; k < NB; k++)
+    make_problem (r, FAM_COUNTS, M, N, A, B + (size_t)k * M);
+  for (i = 0; i < N; i++)
+    for (j = 0; j < N; j++)
+      {
+        G[i * N + j] = 0;
+        for (q = 0; q < M; q++)
+          G[i * N + j] += A[q * N + i] * A[q * N + j];
+      }
+  for (q = 0; q < M; q++)
+    for (j = 0; j < N; j++)
+      At[j * M + q] = A[q * N + j];
+  t0 = gs__now ();
+  for (k = 0; k < REPS; k++)
+    {
+      const double *b = B + (size_t)(k % NB) * M;
+      for (j = 0; j < N; j++)
+        {
+          double s = 0;
+          for (q = 0; q < M; q++)
+            s += At[j * M + q] * b[q];
+          c[j] = s;
+        }
+      fails += gs_nnls_gram (G, N, c, NAN, NULL, work, need, x, NULL) != GS_OK;
+    }
+  t = gs__now () - t0;
+  CU_ASSERT_EQUAL (fails, 0);
+  printf ("\n  %d Gram solves of %d x %d (c = A^T b included): %.1f ms (%.3f "
+          "us each)\n",
+          REPS, M, N, 1e3 * t, 1e6 * t / REPS);
+  free (work);
+  free (B);
+  free (At);
+  free (A);
+  gsl_rng_free (r);
+}
+
 void gs_test_register_nnls (void);
 void
 gs_test_register_nnls (void)
@@ -821,4 +1248,10 @@ gs_test_register_nnls (void)
   CU_add_test (s, "iteration cap", test_iteration_cap);
   CU_add_test (s, "lda, workspace, determinism", test_lda_work_determinism);
   CU_add_test (s, "timing, 10 000 solves of 256 x 5", test_timing);
+  CU_add_test (s, "Gram: random problems against gs_nnls, KKT",
+               test_gram_random);
+  CU_add_test (s, "Gram: dependent columns", test_gram_dependent);
+  CU_add_test (s, "Gram: closed forms, info, cap", test_gram_info);
+  CU_add_test (s, "Gram: bad input", test_gram_bad_input);
+  CU_add_test (s, "Gram: timing, 10 000 solves of 256 x 5", test_gram_timing);
 }

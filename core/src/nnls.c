@@ -425,3 +425,365 @@ gs_nnls (const double *A, size_t m, size_t n, size_t lda, const double *b,
                      max_iter, m, n);
   return GS_OK;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Lawson-Hanson on the normal equations (gs_nnls_gram).
+ *
+ * State: perm[0..k) the passive columns in the order of the Cholesky
+ * factor R (lower triangular, row p of R in R[p n .. p n + p]) of the
+ * passive block G_PP = R R^T.  A column entering at position k adds one
+ * row to R (forward substitution and one pivot); columns leaving make
+ * the block be refactored from G (k is small).  The gradient is w = c -
+ * G x, computed from G and the passive part of x. */
+
+/* Workspace layout: R (n n), y (n), z (n), w (n) doubles, perm (n
+ * size_t), each rounded up to 64 bytes, plus 64 bytes of alignment. */
+size_t
+gs_nnls_gram_work_bytes (size_t n)
+{
+  const size_t lim = SIZE_MAX / 64;
+  if (n > lim / sizeof (double) || (n != 0 && n > lim / sizeof (double) / n))
+    return SIZE_MAX;
+  return 64 + round64 (n * n * sizeof (double))
+         + 3 * round64 (n * sizeof (double)) + round64 (n * sizeof (size_t));
+}
+
+/* G[i][j] from the lower triangle. */
+static double
+gram_at (const double *G, size_t n, size_t i, size_t j)
+{
+  return i >= j ? G[i * n + j] : G[j * n + i];
+}
+
+/* Row p of R for column col against the passive columns perm[0..p):
+ * R[p][r] = (G[col][perm[r]] - sum_{t<r} R[p][t] R[r][t]) / R[r][r], and
+ * the pivot d = G[col][col] - sum R[p][r]^2.  Returns 1 and sets R[p][p]
+ * = sqrt (d) when d exceeds the dependency level (100 n eps G[col][col]),
+ * else 0 (R's row p is then scratch). */
+static int
+gram_factor_row (const double *G, size_t n, const size_t *perm, size_t p,
+                 size_t col, double *R)
+{
+  double *rp = R + p * n, d = gram_at (G, n, col, col);
+  size_t r, t;
+  for (r = 0; r < p; r++)
+    {
+      const double *rr = R + r * n;
+      double s = gram_at (G, n, col, perm[r]);
+      for (t = 0; t < r; t++)
+        s -= rp[t] * rr[t];
+      rp[r] = s / rr[r];
+      d -= rp[r] * rp[r];
+    }
+  if (!(d > 100 * (double)n * DBL_EPSILON * gram_at (G, n, col, col)))
+    return 0;
+  rp[p] = sqrt (d);
+  return 1;
+}
+
+/* Forward substitution R y = c_P for positions 0..k. */
+static void
+gram_forward (const double *R, size_t n, const size_t *perm, size_t k,
+              const double *c, double *y)
+{
+  size_t p, r;
+  for (p = 0; p < k; p++)
+    {
+      const double *rp = R + p * n;
+      double s = c[perm[p]];
+      for (r = 0; r < p; r++)
+        s -= rp[r] * y[r];
+      y[p] = s / rp[p];
+    }
+}
+
+/* Back substitution R^T z = y for positions 0..k. */
+static void
+gram_backward (const double *R, size_t n, size_t k, const double *y, double *z)
+{
+  size_t p, r;
+  for (p = k; p-- > 0;)
+    {
+      double s = y[p];
+      for (r = p + 1; r < k; r++)
+        s -= R[r * n + p] * z[r];
+      z[p] = s / R[p * n + p];
+    }
+}
+
+/* Refactors the passive block perm[0..*k) from G.  A column whose pivot
+ * falls to the dependency level leaves the passive set with x = 0 (it is
+ * moved to position *k - 1 and *k shrinks). */
+static void
+gram_refactor (const double *G, size_t n, size_t *perm, size_t *k, double *R,
+               double *x)
+{
+  size_t p = 0, q;
+  while (p < *k)
+    {
+      if (gram_factor_row (G, n, perm, p, perm[p], R))
+        {
+          p++;
+          continue;
+        }
+      {
+        size_t col = perm[p];
+        for (q = p; q + 1 < *k; q++)
+          perm[q] = perm[q + 1];
+        perm[*k - 1] = col;
+        x[col] = 0;
+        (*k)--;
+      }
+    }
+}
+
+static int
+gram_check_args (const double *G, size_t n, const double *c, double btb,
+                 const gs_nnls_opts *opts, const void *work, size_t work_bytes,
+                 const double *x)
+{
+  size_t need, i, j;
+  if (!G || !c || !x)
+    return gs_error (GS_EINVAL,
+                     "NNLS (Gram): %s is NULL; pass the n x n matrix G = "
+                     "A^T A, the n values c = A^T b and room for the n "
+                     "results x",
+                     !G   ? "G"
+                     : !c ? "c"
+                          : "x");
+  if (n == 0)
+    return gs_error (GS_EINVAL,
+                     "NNLS (Gram): empty problem (n = 0 unknowns); n must "
+                     "be at least 1");
+  if (n > (size_t)(INT_MAX / 3))
+    return gs_error (GS_EINVAL,
+                     "NNLS (Gram): n = %zu unknowns exceed the supported %d", n,
+                     INT_MAX / 3);
+  if (opts && opts->max_iter < 0)
+    return gs_error (GS_EINVAL,
+                     "NNLS (Gram): max_iter = %d is negative; use 0 for the "
+                     "default 3 n or a positive cap",
+                     opts->max_iter);
+  if (opts && !(opts->tol >= 0 && isfinite (opts->tol)))
+    return gs_error (GS_EINVAL,
+                     "NNLS (Gram): tol = %g must be finite and >= 0 (0: the "
+                     "default)",
+                     opts->tol);
+  need = gs_nnls_gram_work_bytes (n);
+  if (need == SIZE_MAX)
+    return gs_error (GS_EINVAL,
+                     "NNLS (Gram): n = %zu unknowns is too large for a "
+                     "workspace",
+                     n);
+  if (!work || work_bytes < need)
+    return gs_error (GS_EINVAL,
+                     "NNLS (Gram): workspace of %zu bytes%s is too small for "
+                     "n = %zu: %zu bytes needed (gs_nnls_gram_work_bytes)",
+                     work ? work_bytes : (size_t)0, work ? "" : " (NULL)", n,
+                     need);
+  for (i = 0; i < n; i++)
+    {
+      for (j = 0; j <= i; j++)
+        if (!isfinite (G[i * n + j]))
+          return gs_error (GS_EBADDATA,
+                           "NNLS (Gram): G has %g at row %zu, column %zu "
+                           "(0-based); every entry of the lower triangle "
+                           "must be finite",
+                           G[i * n + j], i, j);
+      if (G[i * n + i] < 0)
+        return gs_error (GS_EBADDATA,
+                         "NNLS (Gram): G has %g on the diagonal at row %zu "
+                         "(0-based); G = A^T A has a non-negative diagonal",
+                         G[i * n + i], i);
+      if (!isfinite (c[i]))
+        return gs_error (GS_EBADDATA,
+                         "NNLS (Gram): c has %g at row %zu (0-based); every "
+                         "entry must be finite",
+                         c[i], i);
+    }
+  if (!isnan (btb) && !(btb >= 0 && isfinite (btb)))
+    return gs_error (GS_EBADDATA,
+                     "NNLS (Gram): btb = %g; pass b^T b (finite, >= 0) or "
+                     "NAN to skip the residual",
+                     btb);
+  return GS_OK;
+}
+
+int
+gs_nnls_gram (const double *G, size_t n, const double *c, double btb,
+              const gs_nnls_opts *opts, void *work, size_t work_bytes,
+              double *x, gs_nnls_info *info)
+{
+  double *R, *y, *z, *w, gmax = 0, tol, rnorm = NAN;
+  size_t *perm, j, k = 0;
+  char *p;
+  int st, iter = 0, max_iter, overflow = 0;
+
+  st = gram_check_args (G, n, c, btb, opts, work, work_bytes, x);
+  if (st != GS_OK)
+    return st;
+  p = (char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+  R = (double *)p;
+  p += round64 (n * n * sizeof (double));
+  y = (double *)p;
+  p += round64 (n * sizeof (double));
+  z = (double *)p;
+  p += round64 (n * sizeof (double));
+  w = (double *)p;
+  p += round64 (n * sizeof (double));
+  perm = (size_t *)p;
+
+  for (j = 0; j < n; j++)
+    if (G[j * n + j] > gmax)
+      gmax = G[j * n + j];
+  tol = opts && opts->tol > 0 ? opts->tol : 10 * DBL_EPSILON * (double)n * gmax;
+  max_iter = opts && opts->max_iter > 0 ? opts->max_iter : 3 * (int)n;
+
+  for (j = 0; j < n; j++)
+    {
+      x[j] = 0;
+      perm[j] = j;
+    }
+  st = GS_OK;
+  while (k < n)
+    {
+      size_t pos, best, c_in, r;
+      for (pos = k; pos < n; pos++)
+        {
+          size_t col = perm[pos];
+          double s = c[col];
+          for (r = 0; r < k; r++)
+            s -= gram_at (G, n, col, perm[r]) * x[perm[r]];
+          w[pos] = s;
+        }
+      /* The entering column: the largest w_j > tol whose pivot is above
+         the dependency level and whose tentative coefficient (the last
+         entry of the least-squares solution on P + {j}) is > 0. */
+      gram_forward (R, n, perm, k, c, y);
+      for (;;)
+        {
+          double wmax = tol;
+          best = n;
+          for (pos = k; pos < n; pos++)
+            if (w[pos] > wmax)
+              {
+                wmax = w[pos];
+                best = pos;
+              }
+          if (best == n)
+            break;
+          if (gram_factor_row (G, n, perm, k, perm[best], R))
+            {
+              const double *rk = R + k * n;
+              double s = c[perm[best]];
+              for (r = 0; r < k; r++)
+                s -= rk[r] * y[r];
+              if (s / rk[k] > 0)
+                break;
+            }
+          w[best] = -HUGE_VAL;
+        }
+      if (best == n)
+        break;
+      if (iter == max_iter)
+        {
+          st = GS_EMAXITER;
+          break;
+        }
+      iter++;
+      /* Row k of R was computed for perm[best], which moves to k. */
+      c_in = perm[best];
+      perm[best] = perm[k];
+      perm[k] = c_in;
+      k++;
+
+      /* Inner loop, as in gs_nnls: at most k passes. */
+      for (;;)
+        {
+          size_t pmin = k;
+          double amin = 2;
+          gram_forward (R, n, perm, k, c, y);
+          gram_backward (R, n, k, y, z);
+          for (r = 0; r < k; r++)
+            if (!(z[r] > 0))
+              {
+                double xc = x[perm[r]];
+                double t = xc > 0 ? xc / (xc - z[r]) : 0;
+                if (!(t >= 0))
+                  t = 0;
+                if (t < amin)
+                  {
+                    amin = t;
+                    pmin = r;
+                  }
+              }
+          if (pmin == k)
+            {
+              for (r = 0; r < k; r++)
+                x[perm[r]] = z[r];
+              break;
+            }
+          for (r = 0; r < k; r++)
+            x[perm[r]] += amin * (z[r] - x[perm[r]]);
+          x[perm[pmin]] = 0;
+          {
+            size_t k0 = k, q = 0;
+            /* Drop the columns that reached 0, keeping the order of the
+               others, then refactor the smaller block. */
+            for (r = 0; r < k0; r++)
+              if (x[perm[r]] > 0)
+                {
+                  size_t t = perm[q];
+                  perm[q] = perm[r];
+                  perm[r] = t;
+                  q++;
+                }
+              else
+                x[perm[r]] = 0;
+            k = q;
+            gram_refactor (G, n, perm, &k, R, x);
+          }
+        }
+    }
+
+  for (j = 0; j < n; j++)
+    if (!isfinite (x[j]))
+      overflow = 1;
+  if (!isnan (btb) && !overflow)
+    {
+      double cx = 0, xgx = 0, r2;
+      size_t i;
+      for (i = 0; i < n; i++)
+        {
+          double gi = 0;
+          if (x[i] == 0)
+            continue;
+          for (j = 0; j < n; j++)
+            gi += gram_at (G, n, i, j) * x[j];
+          xgx += x[i] * gi;
+          cx += c[i] * x[i];
+        }
+      r2 = btb - 2 * cx + xgx;
+      rnorm = sqrt (r2 > 0 ? r2 : 0);
+      if (!isfinite (rnorm))
+        overflow = 1;
+    }
+  if (info)
+    {
+      info->iterations = iter;
+      info->residual_norm = rnorm;
+      info->n_passive = (int)k;
+    }
+  if (overflow)
+    return gs_error (GS_ERANGE,
+                     "NNLS (Gram): the solution of the problem with n = %zu "
+                     "unknowns overflows; rescale G and c",
+                     n);
+  if (st == GS_EMAXITER)
+    return gs_error (GS_EMAXITER,
+                     "NNLS (Gram): max_iter = %d iterations reached with n = "
+                     "%zu unknowns before the optimality conditions held; x "
+                     "is the last feasible iterate (raise max_iter)",
+                     max_iter, n);
+  return GS_OK;
+}

@@ -2193,7 +2193,9 @@ gs_report_write (const gs_report_input *in, gs__buf *md, gs__buf *json)
       md_header (&r, md);
       md_identification (&r, md);
       md_calibration (&r, md);
-      md_fpr_by (&r, md, 1);
+      /* Levels of the true total counts need counts, not labels. */
+      if (in->truth_is_counts)
+        md_fpr_by (&r, md, 1);
       md_fpr_by (&r, md, 0);
       md_component_accuracy (&r, md);
       md_by_group (&r, md);

@@ -358,9 +358,21 @@ write_dataset (const run_ctx *c, const run_data *d, const char *dir)
 {
   const gs_library *lib = c->lib;
   size_t n = d->ds.n_spectra, K = lib->n_components, i, j;
-  gs_spectra *s = gs_spectra_alloc (n ? n : 1, lib->n_channels);
+  gs_spectra *s;
   char *prefix = NULL;
   int rc = GS_OK, lam = d->sc.s && d->sc.s->lambda[d->sc.split];
+  if (d->spectra)
+    {
+      /* A set read from files: as read (every row, its own labels, also
+       * those the library lacks, and meta columns), on the library
+       * grid. */
+      prefix = gs__path_join (dir, d->name);
+      rc = prefix ? gs_spectra_write_labelled (d->spectra, prefix)
+                  : GS_ENOMEM;
+      free (prefix);
+      return rc;
+    }
+  s = gs_spectra_alloc (n ? n : 1, lib->n_channels);
   if (!s)
     return gs_error (GS_ENOMEM, "out of memory writing dataset '%s'",
                      d->name);

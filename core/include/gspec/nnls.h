@@ -64,6 +64,57 @@ extern "C"
                const gs_nnls_opts *opts, void *work, size_t work_bytes,
                double *x, gs_nnls_info *info);
 
+  /* Workspace bytes for gs_nnls_gram with n unknowns; SIZE_MAX when that
+   * overflows. */
+  size_t gs_nnls_gram_work_bytes (size_t n);
+
+  /* The same Lawson-Hanson active-set method (same main loop, same
+   * entering rule w = c - G x > tol, same inner loop stepping back to the
+   * feasible region) on the normal equations: for many right-hand sides
+   * b with one A, the caller forms G = A^T A (n x n) once and c = A^T b
+   * per b.  The passive-set subproblems G_PP z = c_P are solved by a
+   * Cholesky factorisation of the passive block (grown by one row when a
+   * column enters, refactored when columns leave): O(n^3) per solve,
+   * independent of the m rows of A.
+   *
+   * Conditioning is squared compared with gs_nnls (cond (G) = cond
+   * (A)^2): x is accurate to about eps cond (A)^2 instead of eps cond
+   * (A).  Use it for well-conditioned A (a handful of distinct spectral
+   * signatures); gs_nnls stays the choice for ill-conditioned A.
+   *
+   * G: n x n row-major; only its lower triangle (G[i n + j], j <= i) is
+   * read, so the output of a lower-triangle syrk will do; diagonal
+   * entries must be >= 0.  c: n.  btb = b^T b, only used to fill
+   * info->residual_norm = sqrt (max (0, btb - 2 c.x + x.G.x)); pass NAN
+   * to skip (residual_norm is then NAN).  This residual loses accuracy
+   * when the fit is close (the square root of a difference of large
+   * numbers: absolute error about sqrt (eps btb)).
+   *
+   * Default tol (opts->tol = 0): 10 eps n max_i G_ii.  A column enters
+   * only when, in addition, the part of it outside the span of the
+   * passive columns is not negligible: its Cholesky pivot (the squared
+   * norm of that part) must exceed 100 n eps G_jj (the rounding level of
+   * the pivot's cancellation; an angle of about 1.5e-7 sqrt (n) to the
+   * passive span), and its tentative coefficient must be > 0 (Lawson &
+   * Hanson's two checks).  A passive column whose pivot falls below that
+   * level when the block is refactored leaves the passive set with
+   * x_j = 0: dependent columns give a solution with linearly independent
+   * support, as gs_nnls does.  opts->max_iter as for gs_nnls.
+   *
+   * work: gs_nnls_gram_work_bytes (n) bytes, any alignment, overwritten;
+   * one per thread.  Sequential and deterministic.  No allocation.
+   *
+   * Returns GS_OK; GS_EMAXITER (x the last feasible iterate, info
+   * filled); GS_EINVAL for NULL pointers, n = 0, bad options or a small
+   * workspace; GS_EBADDATA for a non-finite entry of G's lower triangle
+   * or of c, a negative diagonal entry of G, or a btb that is neither
+   * NAN nor finite and >= 0 (the message names the entry); GS_ERANGE
+   * when x or the residual overflows.  Input errors leave x and info
+   * unwritten. */
+  int gs_nnls_gram (const double *G, size_t n, const double *c, double btb,
+                    const gs_nnls_opts *opts, void *work, size_t work_bytes,
+                    double *x, gs_nnls_info *info);
+
 #ifdef __cplusplus
 }
 #endif
