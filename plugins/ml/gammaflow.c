@@ -229,6 +229,16 @@ gf_fit (const gf_state_t *s, const gf_model *m, gf_ws *w, const double *y,
     {
       gs_nnpu_opts o;
       gs_nnpu_opts_init (&o);
+      /* Started from the least-squares scores (a few Newton steps from
+       * the optimum instead of a cold start; the same optimum). */
+      for (q = 0; q < m->nc; q++)
+        w->c[q] = gf_dot (s->L + m->cols[q] * C + m0, y + m0, C - m0);
+      rc = gs_nnls_gram (m->G, m->nc, w->c, NAN, NULL, w->nnls, w->nnls_bytes,
+                         sc, NULL);
+      if (rc != GS_OK && rc != GS_EMAXITER)
+        return rc;
+      o.warm_start = 1;
+      o.init_new = 1;
       rc = gs_nnpu (w->pws, s->Lt + m0 * s->K, s->K, C - m0, m->cols, m->nc,
                     y + m0, &o, sc, NULL);
     }
