@@ -72,6 +72,41 @@ dot (const double *u, const double *v, size_t len)
   return (s0 + s1) + (s2 + s3);
 }
 
+/* Lawson-Hanson's inner step (both entry points): with z the
+ * least-squares solution on the k passive columns perm[0..k), either z > 0
+ * and x takes it (returns 1), or x moves towards z by the largest step
+ * that keeps it feasible and the first passive entry to reach 0 is set to
+ * exactly 0 (returns 0; the caller drops the zeros). */
+static int
+step_back (double *x, const double *z, const size_t *perm, size_t k)
+{
+  size_t pmin = k, r;
+  double amin = 2;
+  for (r = 0; r < k; r++)
+    if (!(z[r] > 0))
+      {
+        double xc = x[perm[r]];
+        double t = xc > 0 ? xc / (xc - z[r]) : 0;
+        if (!(t >= 0))
+          t = 0;
+        if (t < amin)
+          {
+            amin = t;
+            pmin = r;
+          }
+      }
+  if (pmin == k)
+    {
+      for (r = 0; r < k; r++)
+        x[perm[r]] = z[r];
+      return 1;
+    }
+  for (r = 0; r < k; r++)
+    x[perm[r]] += amin * (z[r] - x[perm[r]]);
+  x[perm[pmin]] = 0;
+  return 0;
+}
+
 /* Euclidean norm: the plain sum of squares when it is safely within
  * range, else scaled so that squares neither overflow nor underflow. */
 static double
@@ -368,31 +403,10 @@ gs_nnls (const double *A, size_t m, size_t n, size_t lda, const double *b,
          least one passive column, so it runs at most k times. */
       for (;;)
         {
-          size_t pmin = k, r;
-          double amin = 2;
+          size_t r;
           back_substitute (W, q, perm, m, k, z);
-          for (r = 0; r < k; r++)
-            if (!(z[r] > 0))
-              {
-                double xc = x[perm[r]];
-                double t = xc > 0 ? xc / (xc - z[r]) : 0;
-                if (!(t >= 0))
-                  t = 0;
-                if (t < amin)
-                  {
-                    amin = t;
-                    pmin = r;
-                  }
-              }
-          if (pmin == k)
-            {
-              for (r = 0; r < k; r++)
-                x[perm[r]] = z[r];
-              break;
-            }
-          for (r = 0; r < k; r++)
-            x[perm[r]] += amin * (z[r] - x[perm[r]]);
-          x[perm[pmin]] = 0;
+          if (step_back (x, z, perm, k))
+            break;
           for (r = k; r-- > 0;)
             if (!(x[perm[r]] > 0))
               {
@@ -700,32 +714,10 @@ gs_nnls_gram (const double *G, size_t n, const double *c, double btb,
       /* Inner loop, as in gs_nnls: at most k passes. */
       for (;;)
         {
-          size_t pmin = k;
-          double amin = 2;
           gram_forward (R, n, perm, k, c, y);
           gram_backward (R, n, k, y, z);
-          for (r = 0; r < k; r++)
-            if (!(z[r] > 0))
-              {
-                double xc = x[perm[r]];
-                double t = xc > 0 ? xc / (xc - z[r]) : 0;
-                if (!(t >= 0))
-                  t = 0;
-                if (t < amin)
-                  {
-                    amin = t;
-                    pmin = r;
-                  }
-              }
-          if (pmin == k)
-            {
-              for (r = 0; r < k; r++)
-                x[perm[r]] = z[r];
-              break;
-            }
-          for (r = 0; r < k; r++)
-            x[perm[r]] += amin * (z[r] - x[perm[r]]);
-          x[perm[pmin]] = 0;
+          if (step_back (x, z, perm, k))
+            break;
           {
             size_t k0 = k, q = 0;
             /* Drop the columns that reached 0, keeping the order of the

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
 #include <gsl/gsl_cdf.h>
 
 #include "gspec/metrics.h"
@@ -147,7 +148,8 @@ typedef struct gf_stats
 /* Per-thread scratch, laid out in the host's workspace block. */
 typedef struct gf_ws
 {
-  double *c, *s, *xhat, *M, *H;
+  double *c, *s, *xhat, *M, *H, *T;
+  size_t *P;
   void *nnls;
   size_t nnls_bytes;
   gs_poisson_ws *pws;
@@ -165,7 +167,8 @@ gf_ws_bytes (const gf_state_t *s)
   size_t K = s->K, C = s->C, b;
   b = 64 + 2 * gf_round64 (K * sizeof (double))
       + gf_round64 (C * sizeof (double))
-      + 2 * gf_round64 (K * K * sizeof (double))
+      + 3 * gf_round64 (K * K * sizeof (double))
+      + gf_round64 (K * sizeof (size_t))
       + gf_round64 (gs_nnls_gram_work_bytes (K));
   if (s->p.fit == GF_FIT_POISSON)
     b += gf_round64 (gs_poisson_ws_bytes (C - s->m0, K));
@@ -187,28 +190,15 @@ gf_ws_place (const gf_state_t *s, void *mem, gf_ws *w)
   p += gf_round64 (K * K * sizeof (double));
   w->H = (double *)p;
   p += gf_round64 (K * K * sizeof (double));
+  w->T = (double *)p;
+  p += gf_round64 (K * K * sizeof (double));
+  w->P = (size_t *)p;
+  p += gf_round64 (K * sizeof (size_t));
   w->nnls = p;
   w->nnls_bytes = gs_nnls_gram_work_bytes (K);
   p += gf_round64 (w->nnls_bytes);
   w->pws = s->p.fit == GF_FIT_POISSON ? gs_poisson_ws_place (p, C - s->m0, K)
                                       : NULL;
-}
-
-static double
-gf_dot (const double *u, const double *v, size_t len)
-{
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  size_t i = 0;
-  for (; i + 4 <= len; i += 4)
-    {
-      s0 += u[i] * v[i];
-      s1 += u[i + 1] * v[i + 1];
-      s2 += u[i + 2] * v[i + 2];
-      s3 += u[i + 3] * v[i + 3];
-    }
-  for (; i < len; i++)
-    s0 += u[i] * v[i];
-  return (s0 + s1) + (s2 + s3);
 }
 
 /* Scores sc[0..nc) of y on the model's columns, channels >= m0. */
@@ -221,7 +211,8 @@ gf_fit (const gf_state_t *s, const gf_model *m, gf_ws *w, const double *y,
   if (s->p.fit == GF_FIT_NNLS)
     {
       for (q = 0; q < m->nc; q++)
-        w->c[q] = gf_dot (s->L + m->cols[q] * C + m0, y + m0, C - m0);
+        w->c[q] = cblas_ddot ((int)(C - m0), s->L + m->cols[q] * C + m0, 1,
+                              y + m0, 1);
       rc = gs_nnls_gram (m->G, m->nc, w->c, NAN, NULL, w->nnls, w->nnls_bytes,
                          sc, NULL);
     }
@@ -232,7 +223,8 @@ gf_fit (const gf_state_t *s, const gf_model *m, gf_ws *w, const double *y,
       /* Started from the least-squares scores (a few Newton steps from
        * the optimum instead of a cold start; the same optimum). */
       for (q = 0; q < m->nc; q++)
-        w->c[q] = gf_dot (s->L + m->cols[q] * C + m0, y + m0, C - m0);
+        w->c[q] = cblas_ddot ((int)(C - m0), s->L + m->cols[q] * C + m0, 1,
+                              y + m0, 1);
       rc = gs_nnls_gram (m->G, m->nc, w->c, NAN, NULL, w->nnls, w->nnls_bytes,
                          sc, NULL);
       if (rc != GS_OK && rc != GS_EMAXITER)
@@ -404,7 +396,8 @@ gf_derive (gf_state_t *s)
       s->total[k] = t;
       for (l = 0; l <= k; l++)
         {
-          double g = gf_dot (s->L + k * C + m0, s->L + l * C + m0, C - m0);
+          double g = cblas_ddot ((int)(C - m0), s->L + k * C + m0, 1,
+                                 s->L + l * C + m0, 1);
           double *q = s->Q + (k * (k + 1) / 2 + l) * (C - m0);
           s->G[k * K + l] = g;
           s->G[l * K + k] = g;
@@ -968,86 +961,60 @@ gf_signatures (const void *vstate, double *out)
   return GS_OK;
 }
 
-/* Lower Cholesky factor of the n x n matrix A in place (row-major, lower
- * triangle); 0 when not positive definite. */
-static int
-gf_cholesky (double *A, size_t n)
-{
-  size_t i, j, l;
-  for (j = 0; j < n; j++)
-    {
-      double d = A[j * n + j];
-      for (l = 0; l < j; l++)
-        d -= A[j * n + l] * A[j * n + l];
-      if (!(d > 0))
-        return 0;
-      d = sqrt (d);
-      A[j * n + j] = d;
-      for (i = j + 1; i < n; i++)
-        {
-          double v = A[i * n + j];
-          for (l = 0; l < j; l++)
-            v -= A[i * n + l] * A[j * n + l];
-          A[i * n + j] = v / d;
-        }
-    }
-  return 1;
-}
+/* LAPACK (OpenBLAS), Fortran calling convention. */
+void dpotrf_ (const char *uplo, const int *n, double *a, const int *lda,
+              int *info);
+void dpotri_ (const char *uplo, const int *n, double *a, const int *lda,
+              int *info);
 
 /* Standard deviations of the least-squares scores under Poisson noise at
- * the fitted mean, given the passive set: Var s_P = H^-1 M H^-1 with H =
- * G_PP and M = sum_{i >= m0} mu_i L_P[i] L_P[i]^T (the sandwich of a
- * linear estimator).  std = 0 off the passive set; NaN when H is
- * singular. */
+ * the fitted mean, given the passive set P: Var s_P = H^-1 M H^-1 with
+ * H = G_PP and M = sum_{i >= m0} mu_i L_P[i] L_P[i]^T (the sandwich of a
+ * linear estimator; LAPACK's Cholesky inverse, BLAS products).  std = 0 off
+ * the passive set; NaN when H is not positive definite. */
 static void
 gf_nnls_std (const gf_state_t *s, gf_ws *w, const double *sc, double *std)
 {
-  size_t K = s->K, C = s->C, m0 = s->m0, P[64], np = 0, a, b;
-  double *H = w->H, *M = w->M, u[64];
+  size_t K = s->K, C = s->C, m0 = s->m0, np = 0, a, b;
+  size_t *P = w->P;
+  int n_int, info = 0;
   for (a = 0; a < K; a++)
     {
-      std[a] = K > 64 ? NAN : 0; /* a fixed-size index list */
-      if (sc[a] > 0 && K <= 64)
+      std[a] = 0;
+      if (sc[a] > 0)
         P[np++] = a;
     }
   if (np == 0)
     return;
   for (a = 0; a < np; a++)
-    for (b = 0; b <= a; b++) /* P[a] > P[b] */
+    for (b = 0; b <= a; b++) /* P[a] >= P[b] */
       {
-        H[a * np + b] = s->G[P[a] * K + P[b]];
-        M[a * np + b]
-            = gf_dot (s->Q + (P[a] * (P[a] + 1) / 2 + P[b]) * (C - m0),
-                      w->xhat + m0, C - m0);
+        double m = cblas_ddot ((int)(C - m0),
+                               s->Q + (P[a] * (P[a] + 1) / 2 + P[b]) * (C - m0),
+                               1, w->xhat + m0, 1);
+        w->H[a * np + b] = w->H[b * np + a] = s->G[P[a] * K + P[b]];
+        w->M[a * np + b] = w->M[b * np + a] = m;
       }
-  if (!gf_cholesky (H, np))
+  n_int = (int)np;
+  dpotrf_ ("L", &n_int, w->H, &n_int, &info);
+  if (info == 0)
+    dpotri_ ("L", &n_int, w->H, &n_int, &info);
+  if (info != 0)
     {
       for (a = 0; a < np; a++)
         std[P[a]] = NAN;
       return;
     }
-  /* Column a of H^-1 = R^-T R^-1 e_a is u; Var_aa = u^T M u. */
+  /* dpotri left H^-1 in one triangle (row-major upper): mirror it. */
+  for (a = 0; a < np; a++)
+    for (b = a + 1; b < np; b++)
+      w->H[b * np + a] = w->H[a * np + b];
+  /* T = M H^-1; Var_aa = (H^-1 T)_aa. */
+  cblas_dsymm (CblasRowMajor, CblasLeft, CblasLower, (int)np, (int)np, 1.0,
+               w->M, (int)np, w->H, (int)np, 0.0, w->T, (int)np);
   for (a = 0; a < np; a++)
     {
-      double v = 0;
-      size_t r;
-      for (r = 0; r < np; r++)
-        {
-          double t = r == a ? 1 : 0;
-          for (b = 0; b < r; b++)
-            t -= H[r * np + b] * u[b];
-          u[r] = t / H[r * np + r];
-        }
-      for (r = np; r-- > 0;)
-        {
-          double t = u[r];
-          for (b = r + 1; b < np; b++)
-            t -= H[b * np + r] * u[b];
-          u[r] = t / H[r * np + r];
-        }
-      for (r = 0; r < np; r++)
-        for (b = 0; b < np; b++)
-          v += u[r] * (r >= b ? M[r * np + b] : M[b * np + r]) * u[b];
+      double v = cblas_ddot ((int)np, w->H + a * np, 1, w->T + a, (int)np);
       std[P[a]] = sqrt (v > 0 ? v : 0);
     }
 }
