@@ -3,7 +3,7 @@
 # Needs root (or sudo) when something is missing; safe to run repeatedly.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libyaml-dev libgsl-dev
-      libopenblas-dev libcunit1-dev)
+      libopenblas-dev libcunit1-dev libxml2-dev)
 # Optional: gnuplot for report plots, python3-numpy/scipy for bench/.
 if [ "${GSPEC_OPTIONAL_DEPS:-1}" = 1 ]; then
   pkgs+=(gnuplot-nox python3-numpy python3-scipy)

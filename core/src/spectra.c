@@ -2,6 +2,7 @@
  * spectra.  Readers build a complete gs_spectra and hand it over only on
  * success; every error names the file and the row, line or column. */
 #include "gspec/spectra.h"
+#include "gspec/formats.h"
 
 #include <errno.h>
 #include <math.h>
@@ -798,6 +799,37 @@ done:
 
 /* ---- dispatch -------------------------------------------------------- */
 
+/* A spectrum file (gspec/formats.h: N42, SPE, CHN, CNF, CSV) or one
+ * count per line.  Plain numeric text keeps the one-count-per-line reader
+ * (its messages name the line); a two-column CSV falls to the CSV
+ * reader. */
+static int
+read_spectrum_file (const char *path, gs_spectra **out)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  gs_format fmt;
+  gs_specfile *sf = NULL;
+  int rc = gs__read_file (path, &buf, &len);
+  if (rc != GS_OK)
+    return rc;
+  fmt = gs_format_detect (buf, len, path);
+  free (buf);
+  if (fmt == GS_FORMAT_CSV || fmt == GS_FORMAT_UNKNOWN)
+    {
+      rc = gs_spectra_read_text (path, out);
+      if (rc == GS_OK || fmt == GS_FORMAT_UNKNOWN)
+        return rc;
+      if (gs_specfile_read (path, &sf) != GS_OK)
+        return rc;
+    }
+  else if ((rc = gs_specfile_read (path, &sf)) != GS_OK)
+    return rc;
+  rc = gs_specfile_to_spectra (sf, out);
+  gs_specfile_free (sf);
+  return rc;
+}
+
 int
 gs_spectra_read (const char *path, gs_spectra **out)
 {
@@ -822,9 +854,9 @@ gs_spectra_read (const char *path, gs_spectra **out)
   got = fread (magic, 1, sizeof magic, f);
   fclose (f);
   if ((got == 6 && memcmp (magic, "\x93NUMPY", 6) == 0)
-      || ends_with (path, ".npy") || ends_with (path, ".csv"))
+      || ends_with (path, ".npy") || ends_with (path, ".meta.csv"))
     return gs_spectra_read_labelled (path, out);
-  return gs_spectra_read_text (path, out);
+  return read_spectrum_file (path, out);
 }
 
 /* ---- writing --------------------------------------------------------- */

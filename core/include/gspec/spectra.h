@@ -111,8 +111,11 @@ int gs_spectra_read_labelled (const char *path, gs_spectra **out);
  * values and a file with no counts are errors naming the file and line. */
 int gs_spectra_read_text (const char *path, gs_spectra **out);
 
-/* Dispatches on content and name: NPY magic, a *.npy or *.csv name, or a
- * prefix NAME whose NAME.counts.npy exists -> labelled set; otherwise
+/* Dispatches on content and name: NPY magic, a *.npy or *.meta.csv
+ * name, or a prefix NAME whose NAME.counts.npy exists -> labelled set; a
+ * spectrum file of gspec/formats.h detected by content (N42, SPE, CHN,
+ * CNF, two-column CSV) -> its measurements, one row each, with their
+ * calibration and times (gs_specfile_to_spectra); otherwise
  * one-count-per-line text. */
 int gs_spectra_read (const char *path, gs_spectra **out);
 

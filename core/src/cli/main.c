@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "engine.h"
 #include "experiment.h"
 #include "gspec/core.h"
+#include "gspec/formats.h"
 #include "gspec/library.h"
 #include "gspec/spectra.h"
 #include "iae_jobs.h"
@@ -30,6 +32,8 @@ static const char *usage_main
       "  study     run a Monte-Carlo unmixing study (SEMSUN design)\n"
       "  export-library  write a trained model's learnt signatures as a\n"
       "            library file\n"
+      "  convert   convert spectrum files (N42, SPE, CHN, CNF, CSV, labelled\n"
+      "            sets)\n"
       "\n"
       "Run 'gspec <command> --help' for a command's options.\n"
       "Plugins are searched in $GSPEC_PLUGIN_PATH (colon-separated), then\n"
@@ -48,13 +52,16 @@ static const char *usage_analyze
       "                     (--library LIB.yaml | --model FILE)\n"
       "                     --input SPECTRA [--output FILE.csv|FILE.json]\n"
       "                     [--rebin overlap|linear] [--denoised PREFIX]\n"
+      "                     [--list]\n"
       "                     [--threads N] [--quiet]\n"
       "\n"
       "Analyses every spectrum of SPECTRA (a labelled set NAME.counts.npy\n"
       "+ NAME.meta.csv, or a one-count-per-line text file) with one method.\n"
       "A set with calibration columns (cal_offset_keV, cal_slope_keV,\n"
       "cal_quad_keV) is first rebinned from each spectrum's calibration\n"
-      "onto the library's grid.\n"
+      "onto the library's grid.  SPECTRA may also be a spectrum file:\n"
+      "ANSI N42.42, IAEA/ORTEC SPE, ORTEC CHN, Canberra CNF or CSV/TXT\n"
+      "(detected by content; its energy calibration is used the same way).\n"
       "  --method ID      method id (see 'gspec methods')\n"
       "  --param k=v      set a method parameter (repeatable)\n"
       "  --library FILE   library YAML (e.g. configs/libraries/*.yaml)\n"
@@ -68,9 +75,27 @@ static const char *usage_analyze
       "                   signature_k as a labelled set PREFIX.counts.npy\n"
       "                   + PREFIX.meta.csv (methods that learn their own\n"
       "                   signatures, e.g. ml.gammaflow)\n"
+      "  --list           print, per spectrum, the identified components\n"
+      "                   with counts +- standard deviation (instead of\n"
+      "                   CSV on stdout)\n"
       "  --threads N      worker threads (default: one per CPU)\n"
       "  --quiet          no progress bar\n"
       "  -h, --help       this help\n";
+
+static const char *usage_convert
+    = "usage: gspec convert IN OUT [--format n42|spe|csv|npy] [--index I]\n"
+      "\n"
+      "Converts spectrum files.  IN: ANSI N42.42 (2006/2012), IAEA/ORTEC\n"
+      "SPE, ORTEC CHN, Canberra CNF, CSV/TXT (detected by content), or a\n"
+      "labelled set NAME (NAME.counts.npy + NAME.meta.csv, with its\n"
+      "calibration columns).  OUT: N42-2012 (.n42, .xml), SPE (.spe), CSV\n"
+      "(.csv, .txt) or a labelled set (a name ending in .counts.npy, or\n"
+      "--format npy).  Counts, live and real time, start time and the\n"
+      "energy calibration are kept.  SPE and CSV hold one spectrum: pick\n"
+      "it with --index (0-based) from a file or set of several.\n"
+      "  --format F     output format (default: from OUT's extension)\n"
+      "  --index I      only spectrum I of IN\n"
+      "  -h, --help     this help\n";
 
 static const char *usage_export
     = "usage: gspec export-library --model FILE --out LIB.yaml\n"
@@ -300,6 +325,47 @@ ends_with (const char *s, const char *suffix)
   return a >= b && strcmp (s + a - b, suffix) == 0;
 }
 
+/* The identified components of every spectrum with counts +- std: the
+ * present ones for a method that decides, else those with counts. */
+static void
+print_list (const gs_predictions *p, const gs_library *lib,
+            const gs_spectra *sp)
+{
+  size_t i, k, K = p->K;
+  for (i = 0; i < p->n; i++)
+    {
+      int any = 0;
+      printf ("spectrum %zu", i);
+      if (sp->labels && sp->labels[i] && *sp->labels[i])
+        printf (" (labels %s)", sp->labels[i]);
+      if (p->status[i] != GS_OK)
+        {
+          printf (": failed: %s\n", p->errors[i] ? p->errors[i] : "");
+          continue;
+        }
+      printf (":\n");
+      for (k = 0; k < K; k++)
+        {
+          const int *pr = p->present + i * K;
+          double c = p->counts[i * K + k], sd = p->std[i * K + k];
+          int decided = pr[k] >= 0;
+          if (decided ? pr[k] != 1 : !(c > 0))
+            continue;
+          any = 1;
+          printf ("  %-12s", lib->names[k]);
+          if (isfinite (c))
+            printf (" %12.1f", c);
+          else
+            printf (" %12s", "present");
+          if (isfinite (sd))
+            printf (" +- %.1f", sd);
+          printf (" counts\n");
+        }
+      if (!any)
+        printf ("  (nothing identified)\n");
+    }
+}
+
 /* Writes sum_k counts_k x learnt signature_k of every spectrum as a
  * labelled set with the input's labels and meta (failed spectra: 0). */
 static int
@@ -342,6 +408,152 @@ write_denoised (const gs_method *m, const gs_library *lib, gs_spectra *sp,
   free (sig);
   free (rec);
   return rc;
+}
+
+/* Output format of `gspec convert` from --format or OUT's extension:
+ * GS_FORMAT_* or -1 for a labelled set, -2 unknown. */
+static int
+convert_target (const char *out, const char *fmt)
+{
+  const char *dot;
+  if (fmt)
+    return strcmp (fmt, "npy") == 0 ? -1
+           : gs_format_from_name (fmt) != GS_FORMAT_UNKNOWN
+                   && gs_format_from_name (fmt) != GS_FORMAT_CHN
+                   && gs_format_from_name (fmt) != GS_FORMAT_CNF
+               ? (int)gs_format_from_name (fmt)
+               : -2;
+  if (ends_with (out, ".counts.npy"))
+    return -1;
+  dot = strrchr (out, '.');
+  if (!dot)
+    return -2;
+  if (strcasecmp (dot, ".n42") == 0 || strcasecmp (dot, ".xml") == 0)
+    return GS_FORMAT_N42;
+  if (strcasecmp (dot, ".spe") == 0)
+    return GS_FORMAT_SPE;
+  if (strcasecmp (dot, ".csv") == 0 || strcasecmp (dot, ".txt") == 0)
+    return GS_FORMAT_CSV;
+  return -2;
+}
+
+static int
+cmd_convert (int argc, char **argv)
+{
+  const char *in = NULL, *out = NULL, *fmt = NULL, *idx = NULL;
+  gs_spectra *sp = NULL;
+  gs_specfile *sf = NULL;
+  long index = -1;
+  int k, target, rc;
+  for (k = 1; k < argc; k++)
+    {
+      if (is_help (argv[k]))
+        {
+          fputs (usage_convert, stdout);
+          return 0;
+        }
+      if (opt_is (argv[k], "--format"))
+        {
+          if (!(fmt = opt_value (argc, argv, &k, "--format")))
+            return 2;
+        }
+      else if (opt_is (argv[k], "--index"))
+        {
+          if (!(idx = opt_value (argc, argv, &k, "--index"))
+              || gs__parse_long (idx, &index) != GS_OK || index < 0)
+            {
+              fprintf (stderr, "gspec convert: --index needs an integer "
+                               ">= 0\n");
+              return 2;
+            }
+        }
+      else if (argv[k][0] == '-' && argv[k][1])
+        {
+          fprintf (stderr, "gspec convert: unknown option '%s'\n%s",
+                   argv[k], usage_convert);
+          return 2;
+        }
+      else if (!in)
+        in = argv[k];
+      else if (!out)
+        out = argv[k];
+      else
+        {
+          fprintf (stderr, "gspec convert: one IN and one OUT, got '%s' "
+                           "too\n%s",
+                   argv[k], usage_convert);
+          return 2;
+        }
+    }
+  if (!in || !out)
+    {
+      fprintf (stderr, "gspec convert: need IN and OUT\n%s", usage_convert);
+      return 2;
+    }
+  target = convert_target (out, fmt);
+  if (target == -2)
+    {
+      fprintf (stderr,
+               "gspec convert: cannot tell the output format of '%s'; use "
+               ".n42, .spe, .csv or .counts.npy, or --format "
+               "n42|spe|csv|npy\n",
+               out);
+      return 2;
+    }
+  if ((rc = gs_spectra_read (in, &sp)) != GS_OK)
+    goto done;
+  if (index >= 0 && (size_t)index >= sp->n_spectra)
+    {
+      rc = gs_error (GS_EINVAL, "--index %ld: '%s' holds %zu spectra (0..%zu)",
+                     index, in, sp->n_spectra,
+                     sp->n_spectra ? sp->n_spectra - 1 : 0);
+      goto done;
+    }
+  if ((rc = gs_specfile_from_spectra (sp, &sf)) != GS_OK)
+    goto done;
+  if (index >= 0)
+    {
+      /* Keep measurement `index` only, as measurement 0. */
+      gs_measurement keep = sf->m[index];
+      size_t j;
+      sf->m[index] = sf->m[0];
+      sf->m[0] = keep;
+      for (j = 1; j < sf->n; j++)
+        {
+          free (sf->m[j].counts);
+          free (sf->m[j].title);
+          free (sf->m[j].detector);
+        }
+      sf->n = 1;
+    }
+  if ((target == GS_FORMAT_SPE || target == GS_FORMAT_CSV) && sf->n > 1)
+    {
+      rc = gs_error (GS_EINVAL,
+                     "'%s' holds %zu spectra but %s holds one; pick it with "
+                     "--index I (0..%zu), or write N42 or a labelled set",
+                     in, sf->n, gs_format_name ((gs_format)target), sf->n - 1);
+      goto done;
+    }
+  if (target == -1)
+    {
+      gs_spectra *w = NULL;
+      char *prefix = ends_with (out, ".counts.npy")
+                         ? gs__strndup (out, strlen (out) - 11)
+                         : gs__strdup (out);
+      rc = gs_specfile_to_spectra (sf, &w);
+      if (rc == GS_OK)
+        rc = gs_spectra_write_labelled (w, prefix);
+      gs_spectra_free (w);
+      free (prefix);
+    }
+  else
+    rc = gs_specfile_write (sf, out, (gs_format)target);
+  if (rc == GS_OK)
+    printf ("wrote %s (%zu spectr%s)\n", out, sf->n, sf->n == 1 ? "um" : "a");
+done:
+  gs_specfile_free (sf);
+  gs_spectra_free (sp);
+  return rc == GS_OK ? 0 : fail (rc);
 }
 
 static int
@@ -425,6 +637,7 @@ cmd_analyze (int argc, char **argv)
 {
   const char *method = NULL, *library = NULL, *model = NULL, *input = NULL,
              *output = NULL, *rebin = NULL, *denoised = NULL;
+  int list = 0;
   const char **params = calloc ((size_t)argc, sizeof (char *));
   size_t n_params = 0, i;
   int k, threads = 0, quiet = 0, rc = GS_OK, exit_code = 0;
@@ -493,6 +706,8 @@ cmd_analyze (int argc, char **argv)
       }
       else if (strcmp (a, "--quiet") == 0)
         quiet = 1;
+      else if (strcmp (a, "--list") == 0)
+        list = 1;
       else
       {
         fprintf (stderr, "gspec analyze: unknown argument '%s'\n%s", a,
@@ -614,7 +829,9 @@ cmd_analyze (int argc, char **argv)
     goto out;
   if (minfo.thresholds)
     gs_predictions_apply_thresholds (pred, minfo.thresholds);
-  if (!output)
+  if (list)
+    print_list (pred, lib, sp);
+  else if (!output)
     {
       char tmpl[] = "/tmp/gspec-analyze-XXXXXX";
       int fd = mkstemp (tmpl);
@@ -632,6 +849,8 @@ cmd_analyze (int argc, char **argv)
       free (text);
       unlink (tmpl);
     }
+  if (!output)
+    ;
   else if (ends_with (output, ".json"))
     rc = gs_predictions_write_json (pred, (const char *const *)lib->names,
                                     t->extras, output);
@@ -887,6 +1106,8 @@ main (int argc, char **argv)
     return cmd_study (argc - 1, argv + 1);
   if (strcmp (argv[1], "export-library") == 0)
     return cmd_export_library (argc - 1, argv + 1);
+  if (strcmp (argv[1], "convert") == 0)
+    return cmd_convert (argc - 1, argv + 1);
   fprintf (stderr, "gspec: unknown command '%s'\n\n%s", argv[1], usage_main);
   return 2;
 }
