@@ -298,6 +298,11 @@ test_concat_unknown (void)
     CU_ASSERT_DOUBLE_EQUAL (sa->counts[0] + sa->counts[1] + sa->counts[2]
                                 + sa->counts[3] + sa->counts[4],
                             9.5, 1e-12);
+    /* Counts that all miss the grid: said, not passed on as zeros. */
+    CU_ASSERT_EQUAL (gs_library_set_linear_grid (big, 100.0, 1.0), GS_OK);
+    CU_ASSERT_EQUAL (gs_spectra_to_library_grid (sa, big, 0, NULL),
+                     GS_EBADDATA);
+    GS_ASSERT_CONTAINS (gs_last_error (), "lie outside the library grid");
     gs_library_free (big);
   }
   gs_spectra_free (all);

@@ -84,7 +84,46 @@ gs_spectra_to_library_grid (gs_spectra *s, const gs_library *lib,
            && (s->cal_quad ? s->cal_quad[i] : 0.0) == to.quad;
   if (same)
     return GS_OK;
-  return gs_spectra_rebin (s, &to, lib->n_channels, mode, report);
+  {
+    /* A spectrum whose counts all leave the grid would reach a method as
+     * "all zero": say why instead. */
+    size_t n = s->n_spectra, C = s->n_channels, r, c;
+    double *before = malloc ((n ? n : 1) * 3 * sizeof *before);
+    if (!before)
+      return gs_error (GS_ENOMEM, "out of memory");
+    for (r = 0; r < n; r++)
+      {
+        gs_calib from;
+        from.offset = s->cal_offset[r];
+        from.slope = s->cal_slope[r];
+        from.quad = s->cal_quad ? s->cal_quad[r] : 0.0;
+        for (before[3 * r] = 0, c = 0; c < C; c++)
+          before[3 * r] += s->counts[r * C + c];
+        before[3 * r + 1] = gs_calib_energy (&from, -0.5);
+        before[3 * r + 2] = gs_calib_energy (&from, (double)C - 0.5);
+      }
+    rc = gs_spectra_rebin (s, &to, lib->n_channels, mode, report);
+    for (r = 0; rc == GS_OK && r < n; r++)
+      {
+        double after = 0;
+        for (c = 0; c < lib->n_channels; c++)
+          after += s->counts[r * lib->n_channels + c];
+        if (before[3 * r] > 0 && !(after > 0))
+          {
+            rc = gs_error (GS_EBADDATA,
+                           "'%s', spectrum %zu: its %.6g counts lie outside "
+                           "the library grid (%.6g..%.6g keV) after "
+                           "rebinning from its calibration (channels %zu "
+                           "span %.6g..%.6g keV); use a library that covers "
+                           "the spectrum's energies",
+                           where, r, before[3 * r], lib->energy_edges[0],
+                           lib->energy_edges[lib->n_channels], C,
+                           before[3 * r + 1], before[3 * r + 2]);
+          }
+      }
+    free (before);
+    return rc;
+  }
 }
 
 /* The component index of a label that names exactly one component, or
