@@ -60,23 +60,10 @@ enum
   CHN_DESC_MAX = 63
 };
 
-static uint16_t
-rd_u16 (const unsigned char *p)
-{
-  return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t
-rd_u32 (const unsigned char *p)
-{
-  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16)
-         | ((uint32_t)p[3] << 24);
-}
-
 static float
 rd_f32 (const unsigned char *p)
 {
-  uint32_t u = rd_u32 (p);
+  uint32_t u = gs__le32 (p);
   float f;
   memcpy (&f, &u, sizeof f);
   return f;
@@ -179,12 +166,12 @@ gs__read_chn (const unsigned char *buf, size_t len, const char *name,
     return gs_error (GS_EFORMAT,
                      "%s: byte %zu: file ends inside the 32-byte CHN header",
                      name, len);
-  type = (int16_t)rd_u16 (buf);
+  type = (int16_t)gs__le16 (buf);
   if (type != -1)
     return gs_error (GS_EFORMAT, "%s: byte 0: CHN file type %d (expected -1)",
                      name, (int)type);
-  start = rd_u16 (buf + 28);
-  n = rd_u16 (buf + 30);
+  start = gs__le16 (buf + 28);
+  n = gs__le16 (buf + 30);
   if (n == 0)
     return gs_error (GS_EFORMAT, "%s: byte 30: channel count is 0", name);
   if (len - CHN_HEADER < 4 * n)
@@ -208,9 +195,9 @@ gs__read_chn (const unsigned char *buf, size_t len, const char *name,
     }
   m->n_channels = n;
   for (i = 0; i < n; i++)
-    m->counts[i] = (double)rd_u32 (buf + CHN_HEADER + 4 * i);
-  m->real_time = rd_u32 (buf + 8) / 50.0;
-  m->live_time = rd_u32 (buf + 12) / 50.0;
+    m->counts[i] = (double)gs__le32 (buf + CHN_HEADER + 4 * i);
+  m->real_time = gs__le32 (buf + 8) / 50.0;
+  m->live_time = gs__le32 (buf + 12) / 50.0;
   chn_start_time (buf, m->start_time);
 
   if (len > t)
@@ -223,7 +210,7 @@ gs__read_chn (const unsigned char *buf, size_t len, const char *name,
                            "%s: byte %zu: file ends inside the trailer type",
                            name, t);
         }
-      ttype = (int16_t)rd_u16 (buf + t);
+      ttype = (int16_t)gs__le16 (buf + t);
       if (ttype == -101 || ttype == -102)
         {
           if (len - t < CHN_TRAILER)

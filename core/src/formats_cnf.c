@@ -86,29 +86,16 @@ enum
   CNF_MAX_PARAM = 4 /* parameter sections looked at for a calibration */
 };
 
-static uint16_t
-rd_u16 (const unsigned char *p)
-{
-  return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t
-rd_u32 (const unsigned char *p)
-{
-  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16)
-         | ((uint32_t)p[3] << 24);
-}
-
 static uint64_t
 rd_u64 (const unsigned char *p)
 {
-  return (uint64_t)rd_u32 (p) | ((uint64_t)rd_u32 (p + 4) << 32);
+  return (uint64_t)gs__le32 (p) | ((uint64_t)gs__le32 (p + 4) << 32);
 }
 
 double
 gs__cnf_pdp11_float (const unsigned char *p)
 {
-  unsigned w0 = rd_u16 (p), w1 = rd_u16 (p + 2);
+  unsigned w0 = gs__le16 (p), w1 = gs__le16 (p + 2);
   int sign = (w0 >> 15) & 1, e = (w0 >> 7) & 0xff;
   uint32_t frac = ((uint32_t)(w0 & 0x7f) << 16) | w1;
   double v;
@@ -124,7 +111,7 @@ cnf_duration (const unsigned char *p)
 {
   if (p[7] == 0x80)
     {
-      int32_t y = (int32_t)rd_u32 (p);
+      int32_t y = (int32_t)gs__le32 (p);
       double years = p[4] == 0x01 ? (double)y * 1e6 : (double)y;
       return fabs (years) * 31557600.0;
     }
@@ -209,11 +196,11 @@ cnf_check_section (const unsigned char *buf, size_t len, const char *name,
                      "%s: byte %zu: section 0x%x at byte %zu lies past the "
                      "end of the file (%zu bytes)",
                      name, entry + 0x0a, (unsigned)id, off, len);
-  if (rd_u32 (buf + off) != id)
+  if (gs__le32 (buf + off) != id)
     return gs_error (GS_EFORMAT,
                      "%s: byte %zu: section at byte %zu has id 0x%x, the "
                      "table (entry at byte %zu) says 0x%x",
-                     name, off, off, (unsigned)rd_u32 (buf + off), entry,
+                     name, off, off, (unsigned)gs__le32 (buf + off), entry,
                      (unsigned)id);
   return GS_OK;
 }
@@ -223,8 +210,8 @@ cnf_check_section (const unsigned char *buf, size_t len, const char *name,
 static size_t
 cnf_record (const unsigned char *buf, size_t p)
 {
-  unsigned flag = rd_u16 (buf + p + 0x04);
-  return (flag == 0x0300 || flag == 0x0700) ? 0 : rd_u16 (buf + p + 0x22);
+  unsigned flag = gs__le16 (buf + p + 0x04);
+  return (flag == 0x0300 || flag == 0x0700) ? 0 : gs__le16 (buf + p + 0x22);
 }
 
 /* The calibration record of the parameter section at P: coefficients
@@ -295,8 +282,8 @@ gs__read_cnf (const unsigned char *buf, size_t len, const char *name,
       if (e > len || len - e < CNF_ENTRY)
         break;
       last_entry = e + CNF_ENTRY;
-      id = rd_u32 (buf + e);
-      off = rd_u32 (buf + e + 0x0a);
+      id = gs__le32 (buf + e);
+      off = gs__le32 (buf + e + 0x0a);
       if (id == CNF_ID_PARAM && n_param < CNF_MAX_PARAM)
         {
           if ((rc = cnf_check_section (buf, len, name, id, e, off)) != GS_OK)
@@ -333,11 +320,11 @@ gs__read_cnf (const unsigned char *buf, size_t len, const char *name,
                      "%s: byte %zu: parameter section at byte %zu ends "
                      "before its channel count (byte %zu)",
                      name, len, p, p + 0xba);
-  n = 256 * (size_t)rd_u16 (buf + p + 0xba);
+  n = 256 * (size_t)gs__le16 (buf + p + 0xba);
   if (n == 0)
     return gs_error (GS_EFORMAT, "%s: byte %zu: channel count is 0", name,
                      p + 0xba);
-  times = p + 0x30 + rd_u16 (buf + p + 0x24);
+  times = p + 0x30 + gs__le16 (buf + p + 0x24);
   tend = times + 0x19;
   if (tend > len)
     return gs_error (GS_EFORMAT,
@@ -384,7 +371,7 @@ gs__read_cnf (const unsigned char *buf, size_t len, const char *name,
     }
   m->n_channels = n;
   for (i = 0; i < n; i++)
-    m->counts[i] = (double)rd_u32 (buf + chan + 0x200 + 4 * i);
+    m->counts[i] = (double)gs__le32 (buf + chan + 0x200 + 4 * i);
 
   if (!cnf_datetime (rd_u64 (buf + times + 0x01), m->start_time))
     {

@@ -10,9 +10,24 @@
 #ifndef GSPEC_FORMATS_INTERNAL_H
 #define GSPEC_FORMATS_INTERNAL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "gspec/formats.h"
+
+/* Little-endian fields of the binary formats (CHN, CNF). */
+static inline uint16_t
+gs__le16 (const unsigned char *p)
+{
+  return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t
+gs__le32 (const unsigned char *p)
+{
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16)
+         | ((uint32_t)p[3] << 24);
+}
 
 int gs__read_n42 (const char *buf, size_t len, const char *name,
                   gs_specfile **out);
