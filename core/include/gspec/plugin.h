@@ -119,6 +119,17 @@ typedef struct gs_setup
                                      spectrum (0 < fpr < 1) */
 } gs_setup;
 
+/* A full-energy peak: found by a peak-search method (gs_result.peaks)
+ * or true (gs_dataset.peaks). */
+typedef struct gs_peak
+{
+  double centre_kev;
+  double left_kev;
+  double right_kev;
+  double confidence; /* 0..1 */
+  int component;     /* library component, or -1 when unassigned */
+} gs_peak;
+
 /* A labelled set handed to `train`.  Spectra are produced on demand so that
  * large synthetic sets need not be materialised.  Both callbacks are
  * thread-safe and deterministic for a given index. */
@@ -135,19 +146,24 @@ typedef struct gs_dataset
   /* Writes the true counts per component into out[n_components]; a
    * component absent from the spectrum has 0. */
   int (*truth) (void *ctx, size_t index, double *out);
+  /* Since ABI 1.2.  Optional (NULL, or absent in a smaller struct_size:
+   * the set has no peak labels).  Writes the true full-energy peaks of
+   * spectrum `index` (centre, left and right boundary in keV, confidence
+   * 1, component or -1) into out[0..max) by increasing energy and their
+   * number into *n; when *n > max only the first max are written. */
+  int (*peaks) (void *ctx, size_t index, gs_peak *out, size_t max,
+                size_t *n);
 } gs_dataset;
+
+/* The dataset's peaks callback, or NULL (a set without peak labels, or
+ * one built against ABI 1.1). */
+#define GS_DATASET_PEAKS(d)                                                  \
+  ((d)->struct_size >= offsetof (gs_dataset, peaks) + sizeof ((d)->peaks)    \
+       ? (d)->peaks                                                          \
+       : NULL)
 
 /* ---------------------------------------------------------------------- */
 /* What a method returns for one spectrum.                                 */
-
-typedef struct gs_peak
-{
-  double centre_kev;
-  double left_kev;
-  double right_kev;
-  double confidence; /* 0..1 */
-  int component;     /* library component, or -1 when unassigned */
-} gs_peak;
 
 /* The host allocates every array (n_components or n_extras long) and fills
  * them with "not given" values before analyze: present = -1 (no decision),

@@ -1,0 +1,76 @@
+/* Full-energy peak search: the detector FWHM model of the YOLOSpecNN
+ * paper and its peak-search metrics (zhang-yolospecnn-peak-search:
+ * precision, recall and F1 at the best confidence, average precision; a
+ * detection matches a true peak when its centre lies within a relative
+ * energy window of the peak's energy, 2 % in the paper).  Part of the
+ * SDK: peak-search plugins tune on validation data with these metrics;
+ * true peaks come from gs_dataset.peaks (gspec/plugin.h). */
+#ifndef GSPEC_PEAKS_H
+#define GSPEC_PEAKS_H
+
+#include <stddef.h>
+
+#include "gspec/plugin.h"
+
+#ifdef __cplusplus
+extern "C"
+{
+#endif
+
+  /* FWHM(E) = c1 + c2 sqrt(E + c3 E^2), E and FWHM in MeV (paper eq. 10;
+   * its NaI(Tl) values c1 = -0.0067, c2 = 0.0612, c3 = -0.0451). */
+  typedef struct gs_fwhm_model
+  {
+    double c1, c2, c3;
+  } gs_fwhm_model;
+
+  /* The paper's NaI(Tl) coefficients. */
+  void gs_fwhm_model_nai (gs_fwhm_model *m);
+  /* FWHM in keV at e_kev; NAN where e_kev <= 0 or the model is not
+   * positive there. */
+  double gs_fwhm_kev (const gs_fwhm_model *m, double e_kev);
+
+  /* One spectrum's peaks (true ones, or detections with confidences). */
+  typedef struct gs_peak_list
+  {
+    const gs_peak *peaks;
+    size_t n;
+  } gs_peak_list;
+
+  typedef struct gs_peak_metrics
+  {
+    double precision, recall, f1; /* at the best-F1 threshold */
+    double best_confidence;       /* detections with confidence >= it */
+    double ap;                    /* area under the P-R curve */
+    size_t n_true, n_detections;  /* over all spectra */
+    size_t tp, fp;                /* at the best-F1 threshold */
+  } gs_peak_metrics;
+
+  /* One point of the P-R curve. */
+  typedef struct gs_pr_point
+  {
+    double confidence, recall, precision;
+  } gs_pr_point;
+
+  /* Matches, spectrum by spectrum, detections (taken by decreasing
+   * confidence, ties by increasing centre) to true peaks: a detection
+   * matches the unmatched true peak nearest to its centre among those
+   * with |centre - true centre| <= window x true centre (window 0.02: the
+   * paper's 2 %); detections that match nothing are false positives.
+   * Then, over all spectra, every distinct confidence c gives a point
+   * (recall, precision) of the detections with confidence >= c; the
+   * best-F1 point is reported (ties: the higher confidence) and AP is the
+   * area under the curve with precision made monotone (VOC 2010+ all
+   * points: sum over recall steps of the highest precision at that
+   * recall or above).  No detection at all: precision, recall, F1, AP 0.
+   * No true peak: GS_EINVAL.  Confidences and centres must be finite.
+   * pr (may be NULL) receives the curve by decreasing confidence: *pr
+   * malloc'd, *n_pr points. */
+  int gs_peaks_evaluate (size_t n_spectra, const gs_peak_list *truth,
+                         const gs_peak_list *det, double window,
+                         gs_peak_metrics *out, gs_pr_point **pr, size_t *n_pr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
