@@ -171,6 +171,11 @@ typedef struct em_model
   double rms[EM_NGRID]; /* Compton: interacts again, not in full */
   double a511, af511;
   double mu_k; /* NaI attenuation at the iodine K X-ray energy */
+  /* Optional record of every line's full-energy peak (component, energy,
+   * area before normalisation, sigma), for gs_library_embedded_peaks. */
+  gs_photopeak *rec;
+  size_t n_rec, cap_rec;
+  int rec_failed;
 } em_model;
 
 /* ---------------------------------------------------------------------- */
@@ -464,6 +469,32 @@ add_ramp (em_model *m, size_t j, double e, double w)
     }
 }
 
+/* Appends a full-energy peak to the record (energies in deposited keV
+ * here; gs_library_embedded_peaks converts them to the grid's scale). */
+static void
+record_peak (em_model *m, size_t j, double e, double area)
+{
+  gs_photopeak *p;
+  if (m->rec_failed || !(area > 0))
+    return;
+  if (m->n_rec == m->cap_rec)
+    {
+      gs_photopeak *g = realloc (m->rec, 2 * m->cap_rec * sizeof *g);
+      if (!g)
+        {
+          m->rec_failed = 1;
+          return;
+        }
+      m->rec = g;
+      m->cap_rec *= 2;
+    }
+  p = &m->rec[m->n_rec++];
+  p->component = j;
+  p->energy_kev = e;
+  p->share = area;
+  p->fwhm_kev = 2 * sqrt (2 * M_LN2) * resolution_sigma (m, e);
+}
+
 /* The detector response to one line of energy e and incident weight w. */
 static void
 add_line (em_model *m, size_t j, double e, double w)
@@ -492,6 +523,8 @@ add_line (em_model *m, size_t j, double e, double w)
   big = w * eps;
   peak = pe * (1 - fk) + pc * q + pp * m->af511 * m->af511;
   add_gauss (m, j, e, resolution_sigma (m, e), big * peak);
+  if (m->cap_rec)
+    record_peak (m, j, e, big * peak);
   if (fk > 0)
     {
       double ea = e - EM_I_KALPHA, ebeta = e - EM_I_KBETA;
@@ -835,15 +868,40 @@ model_init (em_model *m, const gs_embedded_opts *o, gs_library *lib,
   return GS_OK;
 }
 
+static int
+build_embedded (const gs_embedded_opts *opts, gs_library **out,
+                gs_photopeak **peaks, size_t *n_peaks);
+
 int
 gs_library_embedded (const gs_embedded_opts *opts, gs_library **out)
 {
+  return build_embedded (opts, out, NULL, NULL);
+}
+
+int
+gs_library_embedded_peaks (const gs_embedded_opts *opts, gs_library **out,
+                           gs_photopeak **peaks, size_t *n_peaks)
+{
+  if (!peaks || !n_peaks)
+    return gs_error (GS_EINVAL, "gs_library_embedded_peaks: peaks and "
+                                "n_peaks must not be NULL");
+  *peaks = NULL;
+  *n_peaks = 0;
+  return build_embedded (opts, out, peaks, n_peaks);
+}
+
+static int
+build_embedded (const gs_embedded_opts *opts, gs_library **out,
+                gs_photopeak **peaks, size_t *n_peaks)
+{
+  double *colsum = NULL;
   const char *const *names;
   const gs__nuclide **nucs = NULL;
   gs_library *lib = NULL;
   em_model m;
   size_t n, i, j, k;
   int rc;
+  memset (&m, 0, sizeof m);
 
   if (out)
     *out = NULL;
@@ -897,18 +955,39 @@ gs_library_embedded (const gs_embedded_opts *opts, gs_library **out)
   rc = model_init (&m, opts, lib, max_line_energy (nucs, n));
   if (rc)
     goto done;
+  if (peaks)
+    {
+      m.cap_rec = 64;
+      m.rec = malloc (m.cap_rec * sizeof *m.rec);
+      colsum = calloc (n + 1, sizeof *colsum);
+      if (!m.rec || !colsum)
+        {
+          model_fini (&m);
+          free (m.rec);
+          rc = gs_error (GS_ENOMEM, "out of memory");
+          goto done;
+        }
+    }
   add_background_lines (&m);
   for (i = 0; i < n; i++)
     add_nuclide (&m, i + 1, nucs[i]);
   smear (&m);
   add_background_continuum (&m);
   model_fini (&m);
+  if (peaks && m.rec_failed)
+    {
+      free (m.rec);
+      rc = gs_error (GS_ENOMEM, "out of memory");
+      goto done;
+    }
 
   for (j = 0; j < n + 1; j++)
     {
       double sum = 0;
       for (k = 0; k < lib->n_channels; k++)
         sum += lib->signatures[k * lib->n_components + j];
+      if (colsum)
+        colsum[j] = sum;
       if (!(sum > 0) || !isfinite (sum))
         {
           rc = gs_error (GS_EINVAL,
@@ -932,8 +1011,26 @@ gs_library_embedded (const gs_embedded_opts *opts, gs_library **out)
       goto done;
     }
   rc = gs_library_check (lib);
+  if (rc == GS_OK && peaks)
+    {
+      /* Shares of the normalised columns, energies on the grid's scale
+       * (a gain shift moves deposited energy e to e (1 - shift)). */
+      double scale = 1.0 - opts->gain_shift;
+      for (i = 0; i < m.n_rec; i++)
+        {
+          m.rec[i].share /= colsum[m.rec[i].component];
+          m.rec[i].energy_kev *= scale;
+          m.rec[i].fwhm_kev *= scale;
+        }
+      *peaks = m.rec;
+      *n_peaks = m.n_rec;
+      m.rec = NULL;
+    }
 
 done:
+  if (peaks)
+    free (m.rec);
+  free (colsum);
   free (nucs);
   if (rc)
     gs_library_free (lib);

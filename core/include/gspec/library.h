@@ -124,6 +124,25 @@ void gs_embedded_opts_init (gs_embedded_opts *opts);
  * the known ones. */
 int gs_library_embedded (const gs_embedded_opts *opts, gs_library **out);
 
+/* One full-energy peak of the embedded model: the photopeak of one gamma
+ * or X-ray line of a component (background lines included), its energy
+ * and FWHM on the library grid's scale, and `share`, the fraction of the
+ * component's normalised signature in that peak (a component with a
+ * counts has a x share counts in it; a peak partly off the grid keeps its
+ * whole share). */
+typedef struct gs_photopeak
+{
+  size_t component;
+  double energy_kev;
+  double share;
+  double fwhm_kev;
+} gs_photopeak;
+
+/* gs_library_embedded, and the list of its full-energy peaks in the
+ * order the model adds them (*peaks malloc'd; free it). */
+int gs_library_embedded_peaks (const gs_embedded_opts *opts, gs_library **out,
+                               gs_photopeak **peaks, size_t *n_peaks);
+
 /* Names of the nuclides the embedded line data knows, NULL-terminated. */
 const char *const *gs_embedded_nuclides (void);
 

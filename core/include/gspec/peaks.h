@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "gspec/library.h"
 #include "gspec/plugin.h"
 
 #ifdef __cplusplus
@@ -69,6 +70,56 @@ extern "C"
   int gs_peaks_evaluate (size_t n_spectra, const gs_peak_list *truth,
                          const gs_peak_list *det, double window,
                          gs_peak_metrics *out, gs_pr_point **pr, size_t *n_pr);
+
+  /* ---- Peak-labelled spectra ------------------------------------------
+   * The generator of the YOLOSpecNN paper's Table 1 on a library whose
+   * full-energy peaks are known (gs_library_embedded_peaks): per
+   * spectrum, gross counts log-uniform in [counts_min, counts_max], SNR =
+   * C_source / (C_source + C_background) uniform in [snr_min, snr_max]
+   * (eq. 13), nuclides_min..nuclides_max distinct nuclides of the library
+   * (components 1..K-1) with initial ratios U(ratio_min, ratio_max)
+   * normalised (eq. 14), then a Poisson draw of sum_k a_k signature_k
+   * with the background (component 0, K-40 included) holding C_background.
+   * A line's full-energy peak is a true peak when its expected net counts
+   * N reach min_significance sqrt(B + N), B the expected counts of the
+   * rest of the spectrum within +- half_width_fwhm FWHM (Currie-like: a
+   * peak one could see); lines of one component closer than merge_fwhm
+   * FWHM are one peak (counts-weighted energy).  Peaks: centre = energy,
+   * left/right = centre -+ half_width_fwhm FWHM, component = the strongest
+   * line's.  Everything is drawn from `seed`: the table at creation,
+   * spectrum i from its own stream, so spectra come on demand. */
+  typedef struct gs_peakset_opts
+  {
+    size_t n_spectra;
+    unsigned long long seed;
+    double counts_min, counts_max;  /* gross counts: 1e3, 1e5 */
+    double snr_min, snr_max;        /* 0.1, 1 */
+    int nuclides_min, nuclides_max; /* 1, 5 */
+    double ratio_min, ratio_max;    /* 0.1, 0.5 */
+    double min_significance;        /* 3 */
+    double half_width_fwhm;         /* 1 */
+    double merge_fwhm;              /* 1 */
+  } gs_peakset_opts;
+
+  void gs_peakset_opts_init (gs_peakset_opts *o);
+
+  typedef struct gs_peakset gs_peakset;
+
+  /* lib and its peak list must outlive the set. */
+  int gs_peakset_create (const gs_library *lib, const gs_photopeak *pk,
+                         size_t n_pk, const gs_peakset_opts *o,
+                         gs_peakset **out);
+  void gs_peakset_free (gs_peakset *s);
+  /* The set as a training / evaluation dataset (truth: expected counts
+   * per component; peaks: the true peaks). */
+  gs_dataset gs_peakset_dataset (gs_peakset *s);
+  /* What was drawn for spectrum i (for breakdowns). */
+  double gs_peakset_gross (const gs_peakset *s, size_t i);
+  double gs_peakset_snr (const gs_peakset *s, size_t i);
+  /* True peaks of spectrum i: writes up to max, returns the number in *n
+   * (as gs_dataset.peaks). */
+  int gs_peakset_peaks (const gs_peakset *s, size_t i, gs_peak *out, size_t max,
+                        size_t *n);
 
 #ifdef __cplusplus
 }
