@@ -254,6 +254,59 @@ load_inline (const gs_ynode *node, const char *where, gs_library **out)
 }
 
 int
+gs_library_peaks_node (const gs_ynode *node, const char *base_dir,
+                       gs_library **lib, gs_photopeak **pk, size_t *n)
+{
+  const gs_ynode *src = NULL, *x;
+  gs_embedded_opts o;
+  const char **names = NULL;
+  size_t nn = 0;
+  long v;
+  char where[512];
+  int rc;
+  (void)base_dir;
+  if (node && node->kind == GS_YNODE_MAPPING)
+    src = gs_ynode_get (node, "source");
+  if (!src || strcmp (src->value, "embedded") != 0)
+    {
+      if (node)
+        gs_ynode_where (node, where, sizeof where);
+      return gs_error (GS_ECONFIG,
+                       "%s: peak-labelled datasets need an inline embedded "
+                       "library (library: {source: embedded, nuclides: "
+                       "[...]}): its line data give the true peaks",
+                       node ? where : "library");
+    }
+  gs_embedded_opts_init (&o);
+  if ((x = gs_ynode_get (node, "nuclides")) != NULL)
+    {
+      names = string_list (x, &nn);
+      o.nuclides = names;
+      o.n_nuclides = nn;
+    }
+  if ((x = gs_ynode_get (node, "channels")) != NULL)
+    {
+      gs_ynode_as_long (x, "channels", 1, 65536, &v);
+      o.n_channels = (size_t)v;
+    }
+  if ((x = gs_ynode_get (node, "offset_kev")) != NULL)
+    gs_ynode_as_double (x, "offset_kev", -1000, 1e5, &o.offset_kev);
+  if ((x = gs_ynode_get (node, "kev_per_channel")) != NULL)
+    gs_ynode_as_double (x, "kev_per_channel", 1e-3, 1000, &o.kev_per_channel);
+  if ((x = gs_ynode_get (node, "fwhm_662")) != NULL)
+    gs_ynode_as_double (x, "fwhm_662", 1e-3, 0.5, &o.fwhm_662);
+  if ((x = gs_ynode_get (node, "fwhm_exponent")) != NULL)
+    gs_ynode_as_double (x, "fwhm_exponent", 0, 1, &o.fwhm_exponent);
+  if ((x = gs_ynode_get (node, "steel_mm")) != NULL)
+    gs_ynode_as_double (x, "steel_mm", 0, 1000, &o.steel_mm);
+  if ((x = gs_ynode_get (node, "gain_shift")) != NULL)
+    gs_ynode_as_double (x, "gain_shift", -0.5, 0.5, &o.gain_shift);
+  rc = gs_library_embedded_peaks (&o, lib, pk, n);
+  free (names);
+  return rc;
+}
+
+int
 gs_library_load_node (const gs_ynode *node, const char *base_dir,
                       gs_library **out)
 {
@@ -426,6 +479,21 @@ static const gs_yschema generate_keys[] = {
     "highest background weight (default 0.9)" },
   { "seed", GS_YS_INT, 0, 0, 9.2e18, NULL, NULL, NULL,
     "seed of this set (default: derived from the experiment seed)" },
+  { "peaks", GS_YS_BOOL, 0, 0, -1, NULL, NULL, NULL,
+    "peak-labelled spectra (YOLOSpecNN Table 1; embedded library): gross "
+    "counts in [counts_min, counts_max] (default 1e3..1e5), SNR, 1-5 "
+    "nuclides, true full-energy peaks" },
+  { "snr_min", GS_YS_REAL, 0, 1e-6, 1, NULL, NULL, NULL,
+    "peaks: lowest SNR = source / gross counts (default 0.1)" },
+  { "snr_max", GS_YS_REAL, 0, 1e-6, 1, NULL, NULL, NULL,
+    "peaks: highest SNR (default 1)" },
+  { "nuclides_min", GS_YS_INT, 0, 1, 64, NULL, NULL, NULL,
+    "peaks: fewest nuclides per spectrum (default 1)" },
+  { "nuclides_max", GS_YS_INT, 0, 1, 64, NULL, NULL, NULL,
+    "peaks: most nuclides per spectrum (default 5)" },
+  { "min_significance", GS_YS_REAL, 0, 0, 1e6, NULL, NULL, NULL,
+    "peaks: a true peak has net counts >= this x sqrt(counts in its "
+    "region) (default 3)" },
   { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
 };
 
@@ -906,6 +974,36 @@ gs_experiment_load (const char *path, char *const *overrides,
             }
           else
             ds->gen.seed = gs__mix64 (e->seed ^ (0x1000ULL + i));
+          if ((x = gs_ynode_get (g, "peaks")) != NULL)
+            gs_ynode_as_bool (x, "peaks", &ds->peaks);
+          if (ds->peaks)
+            {
+              gs_peakset_opts *pk = &ds->pk;
+              gs_peakset_opts_init (pk);
+              pk->n_spectra = ds->gen.n_spectra;
+              pk->seed = ds->gen.seed;
+              if (gs_ynode_get (g, "counts_min"))
+                pk->counts_min = ds->gen.counts_min;
+              if (gs_ynode_get (g, "counts_max"))
+                pk->counts_max = ds->gen.counts_max;
+              if ((x = gs_ynode_get (g, "snr_min")) != NULL)
+                gs_ynode_as_double (x, "snr_min", 1e-6, 1, &pk->snr_min);
+              if ((x = gs_ynode_get (g, "snr_max")) != NULL)
+                gs_ynode_as_double (x, "snr_max", 1e-6, 1, &pk->snr_max);
+              if ((x = gs_ynode_get (g, "nuclides_min")) != NULL)
+                {
+                  gs_ynode_as_long (x, "nuclides_min", 1, 64, &v);
+                  pk->nuclides_min = (int)v;
+                }
+              if ((x = gs_ynode_get (g, "nuclides_max")) != NULL)
+                {
+                  gs_ynode_as_long (x, "nuclides_max", 1, 64, &v);
+                  pk->nuclides_max = (int)v;
+                }
+              if ((x = gs_ynode_get (g, "min_significance")) != NULL)
+                gs_ynode_as_double (x, "min_significance", 0, 1e6,
+                                    &pk->min_significance);
+            }
         }
       else
         {

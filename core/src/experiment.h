@@ -7,6 +7,7 @@
 
 #include "gspec/calibrate.h"
 #include "gspec/library.h"
+#include "gspec/peaks.h"
 #include "gspec/scenario.h"
 #include "gspec/synth.h"
 #include "yamltree.h"
@@ -24,6 +25,8 @@ typedef struct gs_exp_dataset
   gs_exp_role role;
   int generated;         /* 1: synthetic (gen), 0: read from path */
   gs_synth_opts gen;
+  int peaks;             /* generate.peaks: a peak-labelled set (pk) */
+  gs_peakset_opts pk;
   char **paths;          /* resolved paths of the sets joined into this
                             dataset (one or more), owned */
   size_t n_paths;
@@ -79,6 +82,12 @@ typedef struct gs_experiment
 int gs_experiment_load (const char *path, char *const *overrides,
                         size_t n_overrides, gs_experiment **out);
 void gs_experiment_free (gs_experiment *e);
+
+/* An inline embedded library node (source: embedded) built again with
+ * its full-energy peak list (gs_library_embedded_peaks), for
+ * peak-labelled datasets; any other node is GS_ECONFIG saying so. */
+int gs_library_peaks_node (const gs_ynode *node, const char *base_dir,
+                           gs_library **lib, gs_photopeak **pk, size_t *n);
 
 /* Loads a library from a library YAML file. */
 int gs_library_load_file (const char *path, gs_library **out);

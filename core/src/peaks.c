@@ -66,6 +66,53 @@ order_detections (const gs_peak *p, size_t n, size_t *idx)
     }
 }
 
+size_t
+gs_peaks_match (const gs_peak_list *truth, const gs_peak_list *det,
+                double window, double min_confidence, unsigned char *matched)
+{
+  size_t *idx, i, j, k = 0;
+  if (!truth || !det || (truth->n && !matched))
+    {
+      gs_error (GS_EINVAL, "peak match: NULL argument");
+      return (size_t)-1;
+    }
+  idx = malloc ((det->n ? det->n : 1) * sizeof *idx);
+  if (!idx)
+    {
+      gs_error (GS_ENOMEM, "out of memory");
+      return (size_t)-1;
+    }
+  if (truth->n)
+    memset (matched, 0, truth->n);
+  order_detections (det->peaks, det->n, idx);
+  for (i = 0; i < det->n; i++)
+    {
+      const gs_peak *p = &det->peaks[idx[i]];
+      size_t best = (size_t)-1;
+      double bd = HUGE_VAL;
+      if (!(p->confidence >= min_confidence))
+        break; /* sorted by decreasing confidence */
+      for (j = 0; j < truth->n; j++)
+        {
+          double dist = fabs (p->centre_kev - truth->peaks[j].centre_kev);
+          if (!matched[j]
+              && dist <= window * fabs (truth->peaks[j].centre_kev)
+              && dist < bd)
+            {
+              bd = dist;
+              best = j;
+            }
+        }
+      if (best != (size_t)-1)
+        {
+          matched[best] = 1;
+          k++;
+        }
+    }
+  free (idx);
+  return k;
+}
+
 int
 gs_peaks_evaluate (size_t n_spectra, const gs_peak_list *truth,
                    const gs_peak_list *det, double window, gs_peak_metrics *out,

@@ -37,6 +37,7 @@
 #include "gspec/synth.h"
 #include "report.h"
 #include "report_labelled.h"
+#include "report_peaks.h"
 #include "util.h"
 
 #define NONE ((size_t)-1)
@@ -56,6 +57,7 @@ typedef struct run_data
   const char *name;
   gs_exp_role role;
   gs_synth *synth;
+  gs_peakset *peakset;
   gs_spectra *spectra;
   gs_spectra_ds sds;
   sc_view sc;
@@ -89,6 +91,8 @@ typedef struct run_ctx
   gs_experiment *e;
   gs_library *lib_owned;
   const gs_library *lib;
+  gs_photopeak *pk; /* the library's full-energy peaks (peak sets) */
+  size_t n_pk;
   gs_scenario *sc;
   long *sc_map;
   run_data *data;
@@ -310,6 +314,26 @@ load_datasets (run_ctx *c)
         c->train = i;
       if (cf->role == GS_ROLE_VALID && c->valid == NONE)
         c->valid = i;
+      if (cf->generated && cf->peaks)
+        {
+          if (!c->pk)
+            {
+              gs_library *again = NULL;
+              rc = gs_library_peaks_node (e->library, e->dir, &again, &c->pk,
+                                          &c->n_pk);
+              gs_library_free (again);
+              if (rc != GS_OK)
+                return gs_error_prefix (rc, "dataset '%s'", cf->name);
+            }
+          rc = gs_peakset_create (c->lib, c->pk, c->n_pk, &cf->pk,
+                                  &d->peakset);
+          if (rc != GS_OK)
+            return gs_error_prefix (rc, "dataset '%s'", cf->name);
+          d->ds = gs_peakset_dataset (d->peakset);
+          d->has_truth = 1;
+          d->truth_is_counts = 1;
+          continue;
+        }
       if (cf->generated)
         {
           rc = gs_synth_generate (c->lib, &cf->gen, &d->synth);
@@ -430,6 +454,7 @@ static void
 free_data (run_data *d)
 {
   gs_synth_free (d->synth);
+  gs_peakset_free (d->peakset);
   gs_spectra_ds_fini (&d->sds);
   gs_spectra_free (d->spectra);
 }
@@ -1135,6 +1160,108 @@ build_json (const run_ctx *c, const gs__buf *report, gs__buf *b)
   gs__buf_puts (b, "\n}\n");
 }
 
+/* Inserts `member` (a JSON value) as the last member `key` of the report
+ * object in js. */
+static void
+json_insert_member (gs__buf *js, const char *key, const gs__buf *member)
+{
+  char *end = js->data ? strrchr (js->data, '}') : NULL;
+  if (!end || member->failed)
+    return;
+  js->len = (size_t)(end - js->data);
+  gs__buf_printf (js, ", \"%s\": ", key);
+  gs__buf_append (js, member->data, member->len);
+  gs__buf_puts (js, "}");
+}
+
+/* The peak-search section for a peak-labelled test set. */
+static int
+report_peaks (const run_ctx *c, const run_data *test, gs__buf *md,
+              gs__buf *js)
+{
+  size_t n = test->ds.n_spectra, i, j, m = 0;
+  gs_peak **truth = calloc (n ? n : 1, sizeof *truth);
+  size_t *n_truth = calloc (n ? n : 1, sizeof *n_truth);
+  double *gross = NULL, *snr = NULL;
+  gs_peakrep_method *pm = calloc (c->n_methods ? c->n_methods : 1,
+                                  sizeof *pm);
+  gs_peakrep_input in;
+  gs__buf pj;
+  int rc = GS_OK;
+  int (*peaks) (void *, size_t, gs_peak *, size_t, size_t *)
+      = GS_DATASET_PEAKS (&test->ds);
+  if (!truth || !n_truth || !pm)
+    {
+      rc = gs_error (GS_ENOMEM, "out of memory");
+      goto done;
+    }
+  for (j = 0; j < c->n_methods; j++)
+    if (c->rm[j].ran && (c->rm[j].type->kinds & GS_KIND_PEAKS))
+      {
+        pm[m].id = c->rm[j].type->id;
+        pm[m].ok = c->rm[j].ok;
+        pm[m].peaks = c->rm[j].ck.p->peaks;
+        pm[m].n_peaks = c->rm[j].ck.p->n_peaks;
+        pm[m].failed = !pm[m].ok;
+        m++;
+      }
+  if (m == 0)
+    goto done;
+  for (i = 0; i < n && rc == GS_OK; i++)
+    {
+      size_t k = 0;
+      rc = peaks (test->ds.ctx, i, NULL, 0, &k);
+      if (rc == GS_OK && k
+          && !(truth[i] = malloc (k * sizeof (gs_peak))))
+        rc = gs_error (GS_ENOMEM, "out of memory");
+      if (rc == GS_OK && k)
+        rc = peaks (test->ds.ctx, i, truth[i], k, &n_truth[i]);
+    }
+  if (rc != GS_OK)
+    goto done;
+  if (test->peakset)
+    {
+      gross = malloc ((n ? n : 1) * sizeof *gross);
+      snr = malloc ((n ? n : 1) * sizeof *snr);
+      if (!gross || !snr)
+        {
+          rc = gs_error (GS_ENOMEM, "out of memory");
+          goto done;
+        }
+      for (i = 0; i < n; i++)
+        {
+          gross[i] = gs_peakset_gross (test->peakset, i);
+          snr[i] = gs_peakset_snr (test->peakset, i);
+        }
+    }
+  memset (&in, 0, sizeof in);
+  in.n = n;
+  in.K = c->lib->n_components;
+  in.names = (const char *const *)c->lib->names;
+  in.truth = (const gs_peak *const *)truth;
+  in.n_truth = n_truth;
+  in.gross = gross;
+  in.snr = snr;
+  in.window = 0.02;
+  in.methods = pm;
+  in.n_methods = m;
+  in.out_dir = c->out_dir;
+  gs__buf_init (&pj);
+  rc = gs_report_peaks (&in, md, &pj);
+  if (rc == GS_OK)
+    json_insert_member (js, "peaks", &pj);
+  gs__buf_fini (&pj);
+done:
+  for (i = 0; truth && i < n; i++)
+    free (truth[i]);
+  free (truth);
+  free (n_truth);
+  free (gross);
+  free (snr);
+  free (pm);
+  return rc;
+}
+
 /* The labelled-set sections (single-label accuracy, outliers), appended
  * to summary.md and as the report's "labelled" member. */
 static int
@@ -1319,6 +1446,8 @@ write_report (run_ctx *c)
     goto done;
   if (test->spectra && test->spectra->labels && !test->truth_is_counts)
     rc = report_labelled (c, test, &md, &js);
+  if (rc == GS_OK && GS_DATASET_PEAKS (&test->ds))
+    rc = report_peaks (c, test, &md, &js);
   if (rc != GS_OK)
     goto done;
   build_json (c, &js, &b);
@@ -1369,6 +1498,7 @@ ctx_free (run_ctx *c)
         gs_checkpoint_fini (&c->rm[i].ck);
       }
   free (c->rm);
+  free (c->pk);
   if (c->data)
     for (i = 0; i < c->n_data; i++)
       free_data (&c->data[i]);

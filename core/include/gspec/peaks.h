@@ -71,6 +71,15 @@ extern "C"
                          const gs_peak_list *det, double window,
                          gs_peak_metrics *out, gs_pr_point **pr, size_t *n_pr);
 
+  /* The matching of gs_peaks_evaluate for one spectrum, restricted to
+   * detections with confidence >= min_confidence: matched[j] (n_truth
+   * entries) is set to 1 for every true peak that a detection matches, 0
+   * otherwise; returns the number of matched peaks (or (size_t)-1 on bad
+   * input or memory, with the error set). */
+  size_t gs_peaks_match (const gs_peak_list *truth, const gs_peak_list *det,
+                         double window, double min_confidence,
+                         unsigned char *matched);
+
   /* ---- Peak-labelled spectra ------------------------------------------
    * The generator of the YOLOSpecNN paper's Table 1 on a library whose
    * full-energy peaks are known (gs_library_embedded_peaks): per
