@@ -87,6 +87,14 @@ test_hand_case (void)
   CU_ASSERT_DOUBLE_EQUAL (pr[6].precision, 3.0 / 7.0, 1e-15);
   CU_ASSERT_DOUBLE_EQUAL (pr[3].precision, 0.75, 1e-15);
   free (pr);
+  /* Matching alone, at confidence >= 0.8 in spectrum A: 100 and 500
+   * keV are found, 1000 keV is not. */
+  {
+    unsigned char mt[3];
+    CU_ASSERT_EQUAL (gs_peaks_match (&t[0], &d[0], 0.02, 0.8, mt), 2);
+    CU_ASSERT (mt[0] == 1 && mt[1] == 1 && mt[2] == 0);
+    CU_ASSERT_EQUAL (gs_peaks_match (&t[0], &d[0], 0.02, 0.95, mt), 0);
+  }
   /* A window of 0.5 % keeps only the exact-ish ones: 102 is 2 % away
    * (miss), 505 is 1 % (miss), 660 is 0.3 % (hit), and 99 now takes 100
    * (1 %: miss).  One TP. */
