@@ -11,6 +11,7 @@
 #include "gspec/peaks.h"
 #include "gspec/status.h"
 #include "test_util.h"
+#include "util.h"
 
 static gs_peak
 pk (double centre, double conf)
@@ -349,6 +350,45 @@ test_peakset (void)
   free (pk);
 }
 
+/* configs/peaks-smoke.yaml end to end: both peak-search methods report,
+ * MorPh's tuned F1 is that of a working peak finder, and the numbers are
+ * the same at 1 and 2 threads. */
+static void
+test_peaks_smoke (void)
+{
+  char *dir = gs_test_tmpdir ();
+  char *o1 = gs__path_join (dir, "a"), *o2 = gs__path_join (dir, "b");
+  char *m1, *m2;
+  const char *f;
+  setenv ("GSPEC_PLUGIN_PATH", GSPEC_PLUGIN_DIR, 1);
+  CU_ASSERT_EQUAL_FATAL (
+      gs_test_run_cfg (GSPEC_SOURCE_DIR "/configs/peaks-smoke.yaml", o1, 1, 1),
+      GS_OK);
+  CU_ASSERT_EQUAL_FATAL (
+      gs_test_run_cfg (GSPEC_SOURCE_DIR "/configs/peaks-smoke.yaml", o2, 2, 1),
+      GS_OK);
+  m1 = gs_test_metrics_of (o1);
+  m2 = gs_test_metrics_of (o2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
+  CU_ASSERT_STRING_EQUAL (m1, m2);
+  GS_ASSERT_CONTAINS (m1, "\"peaks\": {\"peaks.morph\": {\"precision\": ");
+  GS_ASSERT_CONTAINS (m1, "\"peaks.yolospecnn\": {\"precision\": ");
+  f = strstr (m1, "\"peaks.morph\": {\"precision\": ");
+  f = f ? strstr (f, "\"f1\": ") : NULL;
+  CU_ASSERT_PTR_NOT_NULL_FATAL (f);
+  printf ("\n  peaks-smoke: MorPh F1 %.3f\n", strtod (f + 6, NULL));
+  CU_ASSERT (strtod (f + 6, NULL) > 0.4);
+  CU_ASSERT (gs_test_file_exists (o1, "tables/peaks_pr.csv"));
+  free (m1);
+  free (m2);
+  unsetenv ("GSPEC_PLUGIN_PATH");
+  gs_test_rmtree (dir);
+  free (o1);
+  free (o2);
+  free (dir);
+}
+
 void gs_test_register_peaks (void);
 void
 gs_test_register_peaks (void)
@@ -360,4 +400,6 @@ gs_test_register_peaks (void)
   CU_add_test (s, "empty and bad input", test_empty_and_bad);
   CU_add_test (s, "embedded model's photopeaks", test_embedded_photopeaks);
   CU_add_test (s, "peak-labelled spectra (Table 1)", test_peakset);
+  CU_add_test (s, "configs/peaks-smoke.yaml, 1 and 2 threads",
+               test_peaks_smoke);
 }
