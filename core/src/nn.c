@@ -1720,3 +1720,42 @@ infer_impl (const gs_nn *nn, void *work, size_t work_bytes, const float *x,
     free (act);
   return rc;
 }
+
+size_t
+gs_nn_snapshot (gs_nn *nn, float *buf, int restore)
+{
+  size_t np, i, off, nl = gs_nn_n_layers (nn);
+  float *p = gs_nn_params (nn, &np);
+  if (buf)
+    {
+      if (!restore)
+        memcpy (buf, p, np * sizeof (float));
+      else
+        memcpy (p, buf, np * sizeof (float));
+    }
+  off = np;
+  for (i = 0; i < nl; i++)
+    {
+      float *rm = NULL, *rv = NULL;
+      size_t nr = 0;
+      if (gs_nn_layer_arrays (nn, i, NULL, NULL, NULL, NULL, &rm, &rv, &nr)
+              != GS_OK
+          || nr == 0 || !rm || !rv)
+        continue;
+      if (buf)
+        {
+          if (!restore)
+            {
+              memcpy (buf + off, rm, nr * sizeof (float));
+              memcpy (buf + off + nr, rv, nr * sizeof (float));
+            }
+          else
+            {
+              memcpy (rm, buf + off, nr * sizeof (float));
+              memcpy (rv, buf + off + nr, nr * sizeof (float));
+            }
+        }
+      off += 2 * nr;
+    }
+  return off;
+}

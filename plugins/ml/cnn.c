@@ -524,49 +524,6 @@ recompute_bn (cnn_state_t *s, gs_nn *nn, const set_t *tr, float *xb, int bs)
   return GS_OK;
 }
 
-/* The weights and the batchnorm running statistics (which belong with
- * them: restoring weights without them would normalise with another
- * epoch's statistics).  dir 0: network -> buf; 1: buf -> network.
- * Returns the floats involved (buf NULL: just count). */
-static size_t
-snapshot (gs_nn *nn, float *buf, int dir)
-{
-  size_t np, i, off, nl = gs_nn_n_layers (nn);
-  float *p = gs_nn_params (nn, &np);
-  if (buf)
-    {
-      if (dir == 0)
-        memcpy (buf, p, np * sizeof (float));
-      else
-        memcpy (p, buf, np * sizeof (float));
-    }
-  off = np;
-  for (i = 0; i < nl; i++)
-    {
-      float *rm = NULL, *rv = NULL;
-      size_t nr = 0;
-      if (gs_nn_layer_arrays (nn, i, NULL, NULL, NULL, NULL, &rm, &rv, &nr)
-              != GS_OK
-          || nr == 0 || !rm || !rv)
-        continue;
-      if (buf)
-        {
-          if (dir == 0)
-            {
-              memcpy (buf + off, rm, nr * sizeof (float));
-              memcpy (buf + off + nr, rv, nr * sizeof (float));
-            }
-          else
-            {
-              memcpy (rm, buf + off, nr * sizeof (float));
-              memcpy (rv, buf + off + nr, nr * sizeof (float));
-            }
-        }
-      off += 2 * nr;
-    }
-  return off;
-}
-
 static int
 train_net (cnn_state_t *s, size_t net, const set_t *tr, const set_t *va)
 {
@@ -584,7 +541,7 @@ train_net (cnn_state_t *s, size_t net, const set_t *tr, const set_t *va)
   float *xb = malloc ((size_t)bs * s->L * sizeof (float));
   float *tb = malloc (nb * sizeof (float)), *zb = malloc (nb * sizeof (float));
   float *db = malloc (nb * sizeof (float)), *best = NULL;
-  size_t nsnap = snapshot (nn, NULL, 0);
+  size_t nsnap = gs_nn_snapshot (nn, NULL, 0);
   if (!perm || !xb || !tb || !zb || !db)
     {
       rc = gs_host->error (GS_ENOMEM, "%s: out of memory for training",
@@ -657,7 +614,7 @@ train_net (cnn_state_t *s, size_t net, const set_t *tr, const set_t *va)
             goto done;
           stop = gs_nn_early_stop_update (&es, vloss, &improved);
           if (improved && best)
-            snapshot (nn, best, 0);
+            gs_nn_snapshot (nn, best, 0);
         }
       if (va && va->n > 0)
         gs_host->log (GS_LOG_INFO, s->id,
@@ -685,7 +642,7 @@ train_net (cnn_state_t *s, size_t net, const set_t *tr, const set_t *va)
     }
   if (best && es.best_epoch >= 0 && isfinite (es.best))
     {
-      snapshot (nn, best, 1);
+      gs_nn_snapshot (nn, best, 1);
       gs_host->log (GS_LOG_INFO, s->id,
                     "net %zu/%zu: keeping epoch %d (validation loss %.5g)",
                     net + 1, s->n_nets, es.best_epoch + 1, es.best);

@@ -784,44 +784,6 @@ ysn_recompute_bn (ysn_state_t *s, const ysn_set *tr, ysn_batch *b, int bs)
   return GS_OK;
 }
 
-/* Weights and batchnorm running statistics; dir 0: network -> buf, 1:
- * buf -> network.  Returns the floats involved (buf NULL: count). */
-static size_t
-ysn_snapshot (gs_nn *nn, float *buf, int dir)
-{
-  size_t np, i, off, nl = gs_nn_n_layers (nn);
-  float *p = gs_nn_params (nn, &np);
-  if (buf)
-    {
-      if (dir == 0)
-        memcpy (buf, p, np * sizeof (float));
-      else
-        memcpy (p, buf, np * sizeof (float));
-    }
-  off = np;
-  for (i = 0; i < nl; i++)
-    {
-      float *rm = NULL, *rv = NULL;
-      size_t nr = 0;
-      if (gs_nn_layer_arrays (nn, i, NULL, NULL, NULL, NULL, &rm, &rv, &nr)
-              != GS_OK
-          || nr == 0 || !rm || !rv)
-        continue;
-      if (buf && dir == 0)
-        {
-          memcpy (buf + off, rm, nr * sizeof (float));
-          memcpy (buf + off + nr, rv, nr * sizeof (float));
-        }
-      else if (buf)
-        {
-          memcpy (rm, buf + off, nr * sizeof (float));
-          memcpy (rv, buf + off + nr, nr * sizeof (float));
-        }
-      off += 2 * nr;
-    }
-  return off;
-}
-
 static size_t
 ysn_max_peaks (const ysn_set *d)
 {
@@ -837,7 +799,7 @@ ysn_train_loop (ysn_state_t *s, const ysn_set *tr, const ysn_set *va)
 {
   int bs = s->p.batch, epoch, rc = GS_OK, best_epoch = -1;
   size_t *perm = malloc ((tr->n > 0 ? tr->n : 1) * sizeof *perm), i;
-  size_t mp = ysn_max_peaks (tr), nsnap = ysn_snapshot (s->nn, NULL, 0);
+  size_t mp = ysn_max_peaks (tr), nsnap = gs_nn_snapshot (s->nn, NULL, 0);
   double best_loss = HUGE_VAL;
   gs_nn_optim_opts oo;
   gs_nn_optim *opt = NULL;
@@ -919,7 +881,7 @@ ysn_train_loop (ysn_state_t *s, const ysn_set *tr, const ysn_set *va)
             {
               best_loss = vloss;
               best_epoch = epoch;
-              ysn_snapshot (s->nn, best, 0);
+              gs_nn_snapshot (s->nn, best, 0);
             }
         }
       gs_host->log (GS_LOG_INFO, YSN_ID,
@@ -929,7 +891,7 @@ ysn_train_loop (ysn_state_t *s, const ysn_set *tr, const ysn_set *va)
     }
   if (best && best_epoch >= 0)
     {
-      ysn_snapshot (s->nn, best, 1);
+      gs_nn_snapshot (s->nn, best, 1);
       gs_host->log (GS_LOG_INFO, YSN_ID,
                     "keeping epoch %d (validation loss %.5g)", best_epoch + 1,
                     best_loss);

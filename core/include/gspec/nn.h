@@ -145,6 +145,13 @@ int gs_nn_layer_arrays (gs_nn *nn, size_t layer, float **weight,
                         size_t *n_weight, float **bias, size_t *n_bias,
                         float **running_mean, float **running_var,
                         size_t *n_running);
+
+/* The weights and the batchnorm running statistics as one float array
+ * (they belong together: weights restored without their statistics would
+ * normalise with another epoch's), for keeping the best epoch.  restore
+ * 0: network -> buf; 1: buf -> network; buf NULL: only count.  Returns
+ * the number of floats. */
+size_t gs_nn_snapshot (gs_nn *nn, float *buf, int restore);
 const char *gs_nn_layer_type (const gs_nn *nn, size_t layer);
 
 /* Forward pass of `batch` samples x (batch x in_channels x in_length);
