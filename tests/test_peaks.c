@@ -380,6 +380,26 @@ test_peaks_smoke (void)
   printf ("\n  peaks-smoke: MorPh F1 %.3f\n", strtod (f + 6, NULL));
   CU_ASSERT (strtod (f + 6, NULL) > 0.4);
   CU_ASSERT (gs_test_file_exists (o1, "tables/peaks_pr.csv"));
+  /* gspec train + generate + analyze --model --list: the peaks, listed. */
+  {
+    char cmd[4096], *out;
+    int st;
+    snprintf (cmd, sizeof cmd,
+              "cd '%s' && G='%s/gspec' && C='%s/configs/peaks-smoke.yaml' "
+              "&& $G train $C --method peaks.yolospecnn --out tr --quiet > "
+              "tr.log 2>&1 && $G generate $C --out gen > gen.log 2>&1 && $G "
+              "analyze --model tr/models/peaks.yolospecnn.gsm --input "
+              "gen/spectra/test --list --quiet > list.txt 2>&1",
+              dir, GSPEC_BUILD_DIR, GSPEC_SOURCE_DIR);
+    st = system (cmd);
+    CU_ASSERT_EQUAL (st, 0);
+    out = gs_test_slurp (dir, "list.txt");
+    GS_ASSERT_CONTAINS (out, "spectrum 0 (labels ");
+    GS_ASSERT_CONTAINS (out, "  peak ");
+    GS_ASSERT_CONTAINS (out, " keV  [");
+    GS_ASSERT_CONTAINS (out, "confidence ");
+    free (out);
+  }
   free (m1);
   free (m2);
   unsetenv ("GSPEC_PLUGIN_PATH");

@@ -76,8 +76,9 @@ static const char *usage_analyze
       "                   + PREFIX.meta.csv (methods that learn their own\n"
       "                   signatures, e.g. ml.gammaflow)\n"
       "  --list           print, per spectrum, the identified components\n"
-      "                   with counts +- standard deviation (instead of\n"
-      "                   CSV on stdout)\n"
+      "                   with counts +- standard deviation, and the\n"
+      "                   peaks found (centre, boundaries in keV,\n"
+      "                   confidence), instead of CSV on stdout\n"
       "  --threads N      worker threads (default: one per CPU)\n"
       "  --quiet          no progress bar\n"
       "  -h, --help       this help\n";
@@ -360,6 +361,16 @@ print_list (const gs_predictions *p, const gs_library *lib,
           if (isfinite (sd))
             printf (" +- %.1f", sd);
           printf (" counts\n");
+        }
+      for (k = 0; k < p->n_peaks[i]; k++)
+        {
+          const gs_peak *q = &p->peaks[i][k];
+          any = 1;
+          printf ("  peak %9.2f keV  [%9.2f, %9.2f]  confidence %.3f",
+                  q->centre_kev, q->left_kev, q->right_kev, q->confidence);
+          if (q->component >= 0 && (size_t)q->component < K)
+            printf ("  %s", lib->names[q->component]);
+          printf ("\n");
         }
       if (!any)
         printf ("  (nothing identified)\n");
