@@ -253,15 +253,50 @@ load_inline (const gs_ynode *node, const char *where, gs_library **out)
   return GS_OK;
 }
 
+/* The options of an embedded library node (source: embedded); *names
+ * (free it) holds the nuclide list the options point to. */
+static void
+embedded_opts_of (const gs_ynode *node, gs_embedded_opts *o,
+                  const char ***names)
+{
+  const gs_ynode *n;
+  size_t nn = 0;
+  long v;
+  gs_embedded_opts_init (o);
+  *names = NULL;
+  if ((n = gs_ynode_get (node, "nuclides")) != NULL)
+    {
+      *names = string_list (n, &nn);
+      o->nuclides = *names;
+      o->n_nuclides = nn;
+    }
+  if ((n = gs_ynode_get (node, "channels")) != NULL)
+    {
+      gs_ynode_as_long (n, "channels", 1, 65536, &v);
+      o->n_channels = (size_t)v;
+    }
+  if ((n = gs_ynode_get (node, "offset_kev")) != NULL)
+    gs_ynode_as_double (n, "offset_kev", -1000, 1e5, &o->offset_kev);
+  if ((n = gs_ynode_get (node, "kev_per_channel")) != NULL)
+    gs_ynode_as_double (n, "kev_per_channel", 1e-3, 1000,
+                        &o->kev_per_channel);
+  if ((n = gs_ynode_get (node, "fwhm_662")) != NULL)
+    gs_ynode_as_double (n, "fwhm_662", 1e-3, 0.5, &o->fwhm_662);
+  if ((n = gs_ynode_get (node, "fwhm_exponent")) != NULL)
+    gs_ynode_as_double (n, "fwhm_exponent", 0, 1, &o->fwhm_exponent);
+  if ((n = gs_ynode_get (node, "steel_mm")) != NULL)
+    gs_ynode_as_double (n, "steel_mm", 0, 1000, &o->steel_mm);
+  if ((n = gs_ynode_get (node, "gain_shift")) != NULL)
+    gs_ynode_as_double (n, "gain_shift", -0.5, 0.5, &o->gain_shift);
+}
+
 int
 gs_library_peaks_node (const gs_ynode *node, const char *base_dir,
                        gs_library **lib, gs_photopeak **pk, size_t *n)
 {
-  const gs_ynode *src = NULL, *x;
+  const gs_ynode *src = NULL;
   gs_embedded_opts o;
   const char **names = NULL;
-  size_t nn = 0;
-  long v;
   char where[512];
   int rc;
   (void)base_dir;
@@ -277,31 +312,13 @@ gs_library_peaks_node (const gs_ynode *node, const char *base_dir,
                        "[...]}): its line data give the true peaks",
                        node ? where : "library");
     }
-  gs_embedded_opts_init (&o);
-  if ((x = gs_ynode_get (node, "nuclides")) != NULL)
-    {
-      names = string_list (x, &nn);
-      o.nuclides = names;
-      o.n_nuclides = nn;
-    }
-  if ((x = gs_ynode_get (node, "channels")) != NULL)
-    {
-      gs_ynode_as_long (x, "channels", 1, 65536, &v);
-      o.n_channels = (size_t)v;
-    }
-  if ((x = gs_ynode_get (node, "offset_kev")) != NULL)
-    gs_ynode_as_double (x, "offset_kev", -1000, 1e5, &o.offset_kev);
-  if ((x = gs_ynode_get (node, "kev_per_channel")) != NULL)
-    gs_ynode_as_double (x, "kev_per_channel", 1e-3, 1000, &o.kev_per_channel);
-  if ((x = gs_ynode_get (node, "fwhm_662")) != NULL)
-    gs_ynode_as_double (x, "fwhm_662", 1e-3, 0.5, &o.fwhm_662);
-  if ((x = gs_ynode_get (node, "fwhm_exponent")) != NULL)
-    gs_ynode_as_double (x, "fwhm_exponent", 0, 1, &o.fwhm_exponent);
-  if ((x = gs_ynode_get (node, "steel_mm")) != NULL)
-    gs_ynode_as_double (x, "steel_mm", 0, 1000, &o.steel_mm);
-  if ((x = gs_ynode_get (node, "gain_shift")) != NULL)
-    gs_ynode_as_double (x, "gain_shift", -0.5, 0.5, &o.gain_shift);
+  if ((rc = gs_yaml_check (node, &library_schema, "library")) != GS_OK)
+    return rc;
+  gs_ynode_where (node, where, sizeof where);
+  embedded_opts_of (node, &o, &names);
   rc = gs_library_embedded_peaks (&o, lib, pk, n);
+  if (rc != GS_OK)
+    gs_error_prefix (rc, "%s: embedded library", where);
   free (names);
   return rc;
 }
@@ -406,34 +423,8 @@ gs_library_load_node (const gs_ynode *node, const char *base_dir,
   else
     {
       gs_embedded_opts o;
-      const char **names = NULL;
-      size_t nn = 0;
-      long v;
-      gs_embedded_opts_init (&o);
-      if ((n = gs_ynode_get (node, "nuclides")) != NULL)
-        {
-          names = string_list (n, &nn);
-          o.nuclides = names;
-          o.n_nuclides = nn;
-        }
-      if ((n = gs_ynode_get (node, "channels")) != NULL)
-        {
-          gs_ynode_as_long (n, "channels", 1, 65536, &v);
-          o.n_channels = (size_t)v;
-        }
-      if ((n = gs_ynode_get (node, "offset_kev")) != NULL)
-        gs_ynode_as_double (n, "offset_kev", -1000, 1e5, &o.offset_kev);
-      if ((n = gs_ynode_get (node, "kev_per_channel")) != NULL)
-        gs_ynode_as_double (n, "kev_per_channel", 1e-3, 1000,
-                            &o.kev_per_channel);
-      if ((n = gs_ynode_get (node, "fwhm_662")) != NULL)
-        gs_ynode_as_double (n, "fwhm_662", 1e-3, 0.5, &o.fwhm_662);
-      if ((n = gs_ynode_get (node, "fwhm_exponent")) != NULL)
-        gs_ynode_as_double (n, "fwhm_exponent", 0, 1, &o.fwhm_exponent);
-      if ((n = gs_ynode_get (node, "steel_mm")) != NULL)
-        gs_ynode_as_double (n, "steel_mm", 0, 1000, &o.steel_mm);
-      if ((n = gs_ynode_get (node, "gain_shift")) != NULL)
-        gs_ynode_as_double (n, "gain_shift", -0.5, 0.5, &o.gain_shift);
+      const char **names;
+      embedded_opts_of (node, &o, &names);
       rc = gs_library_embedded (&o, out);
       if (rc != GS_OK)
         gs_error_prefix (rc, "%s: embedded library", where);

@@ -83,9 +83,10 @@ int gs_experiment_load (const char *path, char *const *overrides,
                         size_t n_overrides, gs_experiment **out);
 void gs_experiment_free (gs_experiment *e);
 
-/* An inline embedded library node (source: embedded) built again with
- * its full-energy peak list (gs_library_embedded_peaks), for
- * peak-labelled datasets; any other node is GS_ECONFIG saying so. */
+/* An inline embedded library node (source: embedded) built with its
+ * full-energy peak list (gs_library_embedded_peaks), for peak-labelled
+ * datasets: the same library gs_library_load_node gives, plus the peaks;
+ * any other node is GS_ECONFIG saying so. */
 int gs_library_peaks_node (const gs_ynode *node, const char *base_dir,
                            gs_library **lib, gs_photopeak **pk, size_t *n);
 

@@ -294,7 +294,14 @@ load_datasets (run_ctx *c)
   gs_experiment *e = c->e;
   size_t i;
   int rc;
-  rc = gs_library_load_node (e->library, e->dir, &c->lib_owned);
+  /* Peak-labelled sets need the library's full-energy peaks: the same
+   * build gives both. */
+  for (i = 0; i < e->n_datasets && !e->datasets[i].peaks; i++)
+    ;
+  rc = i < e->n_datasets
+           ? gs_library_peaks_node (e->library, e->dir, &c->lib_owned,
+                                    &c->pk, &c->n_pk)
+           : gs_library_load_node (e->library, e->dir, &c->lib_owned);
   if (rc != GS_OK)
     return rc;
   c->lib = c->lib_owned;
@@ -316,15 +323,6 @@ load_datasets (run_ctx *c)
         c->valid = i;
       if (cf->generated && cf->peaks)
         {
-          if (!c->pk)
-            {
-              gs_library *again = NULL;
-              rc = gs_library_peaks_node (e->library, e->dir, &again, &c->pk,
-                                          &c->n_pk);
-              gs_library_free (again);
-              if (rc != GS_OK)
-                return gs_error_prefix (rc, "dataset '%s'", cf->name);
-            }
           rc = gs_peakset_create (c->lib, c->pk, c->n_pk, &cf->pk,
                                   &d->peakset);
           if (rc != GS_OK)
